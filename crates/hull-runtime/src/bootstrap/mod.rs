@@ -1,0 +1,6 @@
+//! Getting a process into its namespaces (what runc's nsexec.c does), in Rust: hull is
+//! single-threaded, so no thread is ever started before namespaces are entered.
+
+pub mod channel;
+pub mod namespaces;
+pub mod spawn;

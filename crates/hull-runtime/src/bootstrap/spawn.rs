@@ -1,0 +1,100 @@
+//! Creating the container's init process.
+//!
+//! Fast path (nothing to join): one `clone3` with every `CLONE_NEW*` flag, so the child is
+//! PID 1 of its new PID namespace. Join path: a short-lived intermediate process enters the
+//! namespaces given by path, then clones init with `CLONE_PARENT` (so init is hull's child,
+//! as on the fast path), reports init's pid and exits.
+
+use nix::sched::CloneFlags;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use super::channel::{Channel, Msg};
+use super::namespaces::{self, Plan};
+use crate::error::{Context, Error, Result};
+
+/// Which side of a `clone3` this process is on.
+enum Forked {
+    Child,
+    Parent(i32),
+}
+
+/// `clone3` without a new stack: fork semantics with namespace flags. hull is single-threaded
+/// at this point, so the child may allocate and run ordinary Rust code.
+fn clone3(flags: CloneFlags) -> Result<Forked> {
+    // SAFETY: clone_args is plain data; zero is a valid value for every field.
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = flags.bits() as u64;
+    args.exit_signal = libc::SIGCHLD as u64;
+    // SAFETY: clone3 with a null stack behaves like fork; the process is single-threaded, so
+    // the child has a consistent copy of memory.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
+        )
+    };
+    match ret {
+        -1 => Err(nix::errno::Errno::last()).ctx(|| format!("clone3 with {flags:?}")),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
+/// Leave the child process without running the parent's exit handlers or flushing its buffers.
+fn exit_child(code: i32) -> ! {
+    // SAFETY: _exit is always safe to call; it does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// Start init in the namespaces of `plan`, running `init(child_end)` in it. `init` only returns
+/// on failure (it ends in execve). Returns init's pid in hull's pid namespace.
+pub fn spawn_init(
+    plan: &Plan,
+    parent_end: &Channel,
+    child_end: Channel,
+    init: impl FnOnce(&Channel) -> i32,
+) -> Result<i32> {
+    // The cgroup namespace is made by init itself once the parent has moved it into its
+    // cgroup, so that the namespace is rooted at the container's cgroup.
+    let flags = plan.new & !CloneFlags::CLONE_NEWCGROUP;
+    if plan.join.is_empty() {
+        return match clone3(flags)? {
+            Forked::Child => exit_child(init(&child_end)),
+            Forked::Parent(pid) => Ok(pid),
+        };
+    }
+    let opened = plan.open_joins()?;
+    match clone3(CloneFlags::empty())? {
+        Forked::Child => {
+            let code = match namespaces::enter(&opened)
+                .and_then(|_| clone3(flags | CloneFlags::CLONE_PARENT))
+            {
+                Ok(Forked::Child) => {
+                    drop(opened);
+                    init(&child_end)
+                }
+                Ok(Forked::Parent(pid)) => child_end.send(&Msg::InitPid { pid }).map_or(1, |_| 0),
+                Err(e) => {
+                    child_end.fail("join namespaces", &e);
+                    1
+                }
+            };
+            exit_child(code)
+        }
+        Forked::Parent(intermediate) => {
+            drop(child_end);
+            let reply = parent_end.recv();
+            let _ = waitpid(Pid::from_raw(intermediate), None);
+            match reply? {
+                Some(Msg::InitPid { pid }) => Ok(pid),
+                Some(Msg::Failed { step, error }) => Err(Error::Init {
+                    step,
+                    message: error,
+                }),
+                other => Err(Error::Msg(format!("unexpected bootstrap reply {other:?}"))),
+            }
+        }
+    }
+}

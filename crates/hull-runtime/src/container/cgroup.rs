@@ -1,0 +1,70 @@
+//! The container's cgroup, seen from the lifecycle: which one a new container gets, and how a
+//! later command finds it again from the state record.
+
+use hull_cgroups::{CgroupConfig, Manager};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, Spec};
+
+use super::state::Record;
+use crate::error::Result;
+
+/// The manager for a new container: `linux.cgroupsPath` if given, else `<own cgroup>/<id>`.
+pub fn for_new(id: &str, spec: &Spec) -> Result<Box<dyn Manager>> {
+    let path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref());
+    let cfg = CgroupConfig {
+        path: path.map(|p| p.to_string_lossy().into_owned()),
+        name: id.to_string(),
+    };
+    Ok(hull_cgroups::new_manager(&cfg)?)
+}
+
+/// The manager of an existing container, from the paths saved at create time.
+pub fn of(record: &Record) -> Result<Box<dyn Manager>> {
+    Ok(hull_cgroups::load_manager(&record.cgroup_paths)?)
+}
+
+/// Whether the container's cgroup is frozen (false when it cannot be read).
+pub fn is_frozen(record: &Record) -> bool {
+    of(record).and_then(|m| Ok(m.is_frozen()?)).unwrap_or(false)
+}
+
+/// Device rules every container gets after its own (runc's allowed devices): mknod of any
+/// node, and use of the default devices, the console, ptmx, the ptys and tun.
+const ALLOWED_DEVICES: &str = r#"[
+    {"allow": true, "type": "c", "access": "m"},
+    {"allow": true, "type": "b", "access": "m"},
+    {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+    {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+    {"allow": true, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
+    {"allow": true, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+    {"allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+    {"allow": true, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+    {"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
+    {"allow": true, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
+    {"allow": true, "type": "c", "major": 136, "access": "rwm"},
+    {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"}
+]"#;
+
+/// The resources to write for a spec: its own, with device rules completed so that the
+/// devices init creates (the defaults and `linux.devices`) stay usable, as runc does.
+pub fn resources(spec: &Spec) -> Result<Option<LinuxResources>> {
+    let Some(linux) = spec.linux() else {
+        return Ok(None);
+    };
+    let Some(mut res) = linux.resources().clone() else {
+        return Ok(None);
+    };
+    let Some(mut rules) = res.devices().clone().filter(|r| !r.is_empty()) else {
+        return Ok(Some(res));
+    };
+    let parse = |e: serde_json::Error| crate::Error::Msg(format!("device rules: {e}"));
+    for d in linux.devices().iter().flatten() {
+        let rule = serde_json::json!({"allow": true, "type": d.typ(), "major": d.major(), "minor": d.minor(), "access": "rwm"});
+        rules.push(serde_json::from_value::<LinuxDeviceCgroup>(rule).map_err(parse)?);
+    }
+    rules.extend(serde_json::from_str::<Vec<LinuxDeviceCgroup>>(ALLOWED_DEVICES).map_err(parse)?);
+    res.set_devices(Some(rules));
+    Ok(Some(res))
+}

@@ -1,0 +1,203 @@
+//! `create`: validate the bundle, reserve the id, make the cgroup, spawn init, and leave it
+//! blocked on `exec.fifo`. On any failure everything made so far is undone.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use hull_cgroups::Manager;
+use nix::fcntl::{open, OFlag};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use super::state::{self, Container, OciState, Record, Status, EXEC_FIFO};
+use crate::bootstrap::channel::{self, Channel, Msg};
+use crate::bootstrap::namespaces::Plan;
+use crate::bootstrap::spawn::spawn_init;
+use crate::error::{Context, Error, Result};
+use crate::hooks::{self, HookPoint};
+use crate::init::{self, InitConfig};
+use crate::spec::{self, Bundle};
+
+/// What `create` (and `run`) is asked to do.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// The state root (`--root`).
+    pub root: PathBuf,
+    /// The new container's id.
+    pub id: String,
+    /// The bundle directory.
+    pub bundle: PathBuf,
+    /// Where to write init's pid (`--pid-file`).
+    pub pid_file: Option<PathBuf>,
+    /// chroot instead of pivot_root (`--no-pivot`).
+    pub no_pivot: bool,
+    /// Keep the caller's session keyring (`--no-new-keyring`).
+    pub no_new_keyring: bool,
+}
+
+/// Undoes a half-made container when dropped, unless disarmed.
+struct Undo {
+    dir: PathBuf,
+    init: Option<i32>,
+    cgroup: Option<Box<dyn Manager>>,
+    armed: bool,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.init {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+        }
+        if let Some(cg) = &self.cgroup {
+            if let Err(e) = cg.destroy() {
+                tracing::warn!("remove the cgroup of a failed container: {e}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Create the container; on success init is hull's child, blocked on `exec.fifo`.
+pub fn create(opts: &CreateOptions) -> Result<Container> {
+    let dir = state::container_dir(&opts.root, &opts.id)?;
+    let bundle = spec::load(&opts.bundle)?;
+    reserve(&opts.root, &dir, &opts.id)?;
+    let mut undo = Undo {
+        dir: dir.clone(),
+        init: None,
+        cgroup: None,
+        armed: true,
+    };
+    let fifo = make_fifo(&dir)?;
+    let cgroup = super::cgroup::for_new(&opts.id, &bundle.spec)?;
+    let plan = Plan::from_spec(&bundle.spec);
+    let (parent, child) = channel::pair()?;
+    let init_cfg = InitConfig {
+        bundle: &bundle,
+        fifo: fifo.as_raw_fd(),
+        new_namespaces: plan.new,
+        no_pivot: opts.no_pivot,
+        session_keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
+    };
+    let pid = spawn_init(&plan, &parent, child, |chan| init::run(chan, &init_cfg))?;
+    undo.init = Some(pid);
+    drop(fifo);
+    cgroup.apply(pid)?;
+    undo.cgroup = Some(cgroup);
+    let cgroup = undo
+        .cgroup
+        .as_ref()
+        .map(|c| c.as_ref())
+        .ok_or_else(|| Error::Msg("cgroup lost".into()))?;
+    if let Some(resources) = super::cgroup::resources(&bundle.spec)? {
+        cgroup.set(&resources)?;
+    }
+    let record = new_record(&opts.id, pid, &bundle, cgroup)?;
+    drive_init(&parent, &record)?;
+    state::save(&dir, &record)?;
+    if let Some(path) = &opts.pid_file {
+        write_pid_file(path, pid)?;
+    }
+    undo.armed = false;
+    Ok(Container { dir, record })
+}
+
+/// Create `<root>/<id>` exclusively: the id is ours from here on.
+fn reserve(root: &Path, dir: &Path, id: &str) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o711)
+        .create(root)
+        .ctx(|| format!("create {}", root.display()))?;
+    match std::fs::DirBuilder::new().mode(0o711).create(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Exists(id.into())),
+        other => other.ctx(|| format!("create {}", dir.display())),
+    }
+}
+
+/// Make `exec.fifo` (0622: init may write to it after dropping to an unprivileged user) and
+/// return an `O_PATH` fd to it for init.
+fn make_fifo(dir: &Path) -> Result<OwnedFd> {
+    let path = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&path, Mode::from_bits_truncate(0o622))
+        .ctx(|| format!("mkfifo {}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o622))
+        .ctx(|| format!("chmod {}", path.display()))?;
+    open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .ctx(|| format!("open {}", path.display()))
+}
+
+fn new_record(id: &str, pid: i32, bundle: &Bundle, cgroup: &dyn Manager) -> Result<Record> {
+    let (_, pid_start) = state::proc_stat(pid)
+        .ok_or_else(|| Error::Msg("container init exited during set-up".into()))?;
+    Ok(Record {
+        id: id.into(),
+        pid,
+        pid_start,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        spec: bundle.spec.clone(),
+        cgroup_paths: cgroup.paths(),
+    })
+}
+
+/// The state document hooks get on stdin.
+pub fn hook_state(record: &Record, status: Status) -> String {
+    let state = OciState {
+        oci_version: crate::OCI_VERSION.into(),
+        id: record.id.clone(),
+        pid: record.pid,
+        status,
+        bundle: record.bundle.clone(),
+        rootfs: record.rootfs.clone(),
+        created: record.created.clone(),
+        owner: String::new(),
+        annotations: record.spec.annotations().clone().unwrap_or_default(),
+    };
+    serde_json::to_string(&state).unwrap_or_default()
+}
+
+/// Let init go on, run the runtime hooks when it asks, and wait for it to be ready.
+fn drive_init(chan: &Channel, record: &Record) -> Result<()> {
+    chan.send(&Msg::Proceed {
+        state: hook_state(record, Status::Created),
+    })?;
+    loop {
+        match chan.recv()? {
+            Some(Msg::Ready) => return Ok(()),
+            Some(Msg::RunRuntimeHooks) => {
+                let state = hook_state(record, Status::Creating);
+                hooks::run_point(&record.spec, HookPoint::Prestart, &state)?;
+                hooks::run_point(&record.spec, HookPoint::CreateRuntime, &state)?;
+                chan.send(&Msg::HooksDone)?;
+            }
+            Some(Msg::Failed { step, error }) => {
+                return Err(Error::Init {
+                    step,
+                    message: error,
+                })
+            }
+            Some(other) => {
+                return Err(Error::Msg(format!(
+                    "unexpected message from init: {other:?}"
+                )))
+            }
+            None => return Err(Error::Msg("container init exited during set-up".into())),
+        }
+    }
+}
+
+/// Write the pid file atomically (a temporary file renamed into place), as runc does.
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("hull-tmp");
+    std::fs::write(&tmp, pid.to_string()).ctx(|| format!("write pid file {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).ctx(|| format!("write pid file {}", path.display()))
+}

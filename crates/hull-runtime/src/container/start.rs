@@ -1,0 +1,111 @@
+//! `start`: release init from `exec.fifo`, then run the poststart hooks.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use super::create::hook_state;
+use super::state::{Container, Status, EXEC_FIFO};
+use crate::error::{Context, Error, Result};
+use crate::hooks::{self, HookPoint};
+use crate::pidfd::PidFd;
+
+/// Start the created container `id`.
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let c = Container::load(root, id)?;
+    let _lock = c.lock()?;
+    match c.status() {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(bad_status(
+                &c,
+                Status::Stopped,
+                "cannot start a container that has stopped",
+            ))
+        }
+        s => {
+            return Err(bad_status(
+                &c,
+                s,
+                "cannot start an already running container",
+            ))
+        }
+    }
+    release(&c)?;
+    poststart(&c);
+    Ok(())
+}
+
+fn bad_status(c: &Container, status: Status, what: &str) -> Error {
+    Error::BadStatus {
+        id: c.record.id.clone(),
+        status: status.to_string(),
+        what: what.into(),
+    }
+}
+
+/// Open `exec.fifo` for reading, which unblocks init, and read its "go" byte. Fails (instead
+/// of hanging) if init dies first. The fifo is removed, which marks the container running.
+pub fn release(c: &Container) -> Result<()> {
+    let path = c.dir.join(EXEC_FIFO);
+    let pidfd = PidFd::open(c.record.pid, c.record.pid_start)?
+        .ok_or_else(|| Error::Msg(format!("container {} init has exited", c.record.id)))?;
+    let mut fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlag::O_NONBLOCK.bits())
+        .open(&path)
+        .ctx(|| format!("open {}", path.display()))?;
+    wait_readable(&fifo, &pidfd)?;
+    let mut byte = [0u8; 1];
+    let n = fifo
+        .read(&mut byte)
+        .ctx(|| format!("read {}", path.display()))?;
+    if n != 1 {
+        return Err(Error::Msg(format!(
+            "container {} init exited before it could start",
+            c.record.id
+        )));
+    }
+    std::fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))
+}
+
+use std::os::unix::fs::OpenOptionsExt;
+
+fn wait_readable(fifo: &File, pidfd: &PidFd) -> Result<()> {
+    loop {
+        let mut fds = [
+            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).ctx(|| "poll exec.fifo"),
+            Ok(_) => {}
+        }
+        let ready = |i: usize| {
+            fds[i]
+                .revents()
+                .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP))
+        };
+        if ready(0) {
+            return Ok(());
+        }
+        if ready(1) {
+            return Err(Error::Msg(
+                "container init exited before it could start".into(),
+            ));
+        }
+    }
+}
+
+/// Run poststart hooks; a failure is logged, as the runtime-spec asks, not returned.
+pub fn poststart(c: &Container) {
+    let state = hook_state(&c.record, Status::Running);
+    if let Err(e) = hooks::run_point(&c.record.spec, HookPoint::Poststart, &state) {
+        tracing::warn!("{e}");
+    }
+}

@@ -1,0 +1,76 @@
+//! The runtime's error type: every failure carries what was being done and on what.
+
+use std::fmt::Display;
+
+/// An error from any hull operation. Its `Display` is one line naming the failing step,
+/// the path or field involved, and the OS reason.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `config.json` (or the bundle) is not acceptable; found before any side effect.
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    /// No container with this id under the state root.
+    #[error("container \"{0}\" does not exist")]
+    NotExist(String),
+    /// The id is already in use under the state root.
+    #[error("container with id \"{0}\" already exists")]
+    Exists(String),
+    /// The operation is not allowed in the container's current status.
+    #[error("container \"{id}\" is {status}: {what}")]
+    BadStatus {
+        id: String,
+        status: String,
+        what: String,
+    },
+    /// The container's init reported that one of its set-up steps failed.
+    #[error("{step}: {message}")]
+    Init { step: String, message: String },
+    /// A hook failed or timed out.
+    #[error("{0}")]
+    Hook(String),
+    /// A cgroup operation failed.
+    #[error(transparent)]
+    Cgroup(#[from] hull_cgroups::CgroupError),
+    /// A system call failed while doing `what`.
+    #[error("{what}: {source}")]
+    Sys {
+        what: String,
+        source: nix::errno::Errno,
+    },
+    /// An I/O operation failed while doing `what`.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    /// Anything else, already phrased for the user.
+    #[error("{0}")]
+    Msg(String),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Attach "what was being done" to a low-level error.
+pub trait Context<T> {
+    /// Wrap the error with a description computed only on failure.
+    fn ctx<D: Display>(self, what: impl FnOnce() -> D) -> Result<T>;
+}
+
+impl<T> Context<T> for std::result::Result<T, nix::errno::Errno> {
+    fn ctx<D: Display>(self, what: impl FnOnce() -> D) -> Result<T> {
+        self.map_err(|source| Error::Sys {
+            what: what().to_string(),
+            source,
+        })
+    }
+}
+
+impl<T> Context<T> for std::result::Result<T, std::io::Error> {
+    fn ctx<D: Display>(self, what: impl FnOnce() -> D) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            what: what().to_string(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! The six OCI hook points. A hook gets the container's state JSON on stdin, runs with its own
+//! args and env, and is killed when its `timeout` passes.
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::{Hook, Spec};
+
+use crate::error::{Error, Result};
+
+/// Where in the lifecycle a hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookPoint {
+    Prestart,
+    CreateRuntime,
+    CreateContainer,
+    StartContainer,
+    Poststart,
+    Poststop,
+}
+
+impl HookPoint {
+    fn name(self) -> &'static str {
+        match self {
+            HookPoint::Prestart => "prestart",
+            HookPoint::CreateRuntime => "createRuntime",
+            HookPoint::CreateContainer => "createContainer",
+            HookPoint::StartContainer => "startContainer",
+            HookPoint::Poststart => "poststart",
+            HookPoint::Poststop => "poststop",
+        }
+    }
+}
+
+fn hooks_of(spec: &Spec, point: HookPoint) -> &[Hook] {
+    let Some(h) = spec.hooks() else { return &[] };
+    let list = match point {
+        HookPoint::Prestart => h.prestart(),
+        HookPoint::CreateRuntime => h.create_runtime(),
+        HookPoint::CreateContainer => h.create_container(),
+        HookPoint::StartContainer => h.start_container(),
+        HookPoint::Poststart => h.poststart(),
+        HookPoint::Poststop => h.poststop(),
+    };
+    list.as_deref().unwrap_or_default()
+}
+
+/// Whether any hook is configured at one of `points`.
+pub fn has_any(spec: &Spec, points: &[HookPoint]) -> bool {
+    points.iter().any(|p| !hooks_of(spec, *p).is_empty())
+}
+
+/// Run every hook of `point` in order; the first failure stops and is returned.
+pub fn run_point(spec: &Spec, point: HookPoint, state: &str) -> Result<()> {
+    for (i, hook) in hooks_of(spec, point).iter().enumerate() {
+        run_one(hook, state).map_err(|why| {
+            Error::Hook(format!(
+                "{}[{i}] hook {}: {why}",
+                point.name(),
+                hook.path().display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+fn run_one(hook: &Hook, state: &str) -> std::result::Result<(), String> {
+    let mut cmd = Command::new(hook.path());
+    if let Some(args) = hook.args().as_deref().filter(|a| !a.is_empty()) {
+        cmd.arg0(&args[0]).args(&args[1..]);
+    }
+    cmd.env_clear();
+    for kv in hook.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    // The hook's output goes to hull's stderr, never into the state stream.
+    let stderr = std::io::stderr().as_fd_clone().map_err(|e| e.to_string())?;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::from(stderr))
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook may exit without reading its stdin; that is not an error.
+        let _ = stdin.write_all(state.as_bytes());
+    }
+    let timeout = hook.timeout().map(|t| Duration::from_secs(t as u64));
+    let started = Instant::now();
+    loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(status) if status.success() => return Ok(()),
+            Some(status) => return Err(format!("failed: {status}")),
+            None if timeout.is_some_and(|t| started.elapsed() >= t) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "timed out after {}s",
+                    timeout.unwrap_or_default().as_secs()
+                ));
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// Duplicate a standard stream's fd as an owned fd.
+trait AsFdClone {
+    fn as_fd_clone(&self) -> std::io::Result<std::os::fd::OwnedFd>;
+}
+
+impl AsFdClone for std::io::Stderr {
+    fn as_fd_clone(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        self.as_fd().try_clone_to_owned()
+    }
+}

@@ -1,0 +1,148 @@
+//! Resolving paths inside the container's rootfs without ever leaving it
+//! (CVE-2021-30465): every lookup is an `openat2(RESOLVE_IN_ROOT)` from the rootfs fd, so a
+//! symlink such as `/mnt -> /` resolves to the rootfs itself, never to the host's `/`.
+//! Missing components are created one by one under an already-resolved parent.
+//!
+//! Written by hand rather than with `pathrs`: we need only this one operation, and it is a
+//! dozen lines over `openat2`, which `nix` already provides.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::{mkdirat, Mode};
+
+use crate::error::{Context, Result};
+
+/// What to create at the end of a path that does not exist yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    /// Nothing: a missing path is an error.
+    Nothing,
+    /// A directory (mode 0755).
+    Dir,
+    /// An empty regular file (mode 0644), e.g. the target of a file bind mount.
+    File,
+}
+
+fn how() -> OpenHow {
+    OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS)
+}
+
+/// The components of an absolute or relative container path, without `.` and the root.
+fn parts(path: &Path) -> Vec<PathBuf> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(PathBuf::from(n)),
+            Component::ParentDir => Some(PathBuf::from("..")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Open `path` (a container path) inside `root`, creating what is missing as `create` says.
+/// The result is an `O_PATH` fd of an object inside the rootfs.
+pub fn open(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd> {
+    let parts = parts(path);
+    let full: PathBuf = parts.iter().collect();
+    let full = if full.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        full
+    };
+    match openat2(root.as_fd(), &full, how()) {
+        Err(Errno::ENOENT) if create != Create::Nothing => {}
+        other => return other.ctx(|| format!("resolve {} in the rootfs", path.display())),
+    }
+    let mut parent = openat2(root.as_fd(), ".", how()).ctx(|| "open the rootfs")?;
+    let mut prefix = PathBuf::new();
+    for (i, part) in parts.iter().enumerate() {
+        prefix.push(part);
+        let last = i + 1 == parts.len();
+        parent = match openat2(root.as_fd(), &prefix, how()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => {
+                make(&parent, part, if last { create } else { Create::Dir })
+                    .ctx(|| format!("create {} in the rootfs", prefix.display()))?;
+                openat2(root.as_fd(), &prefix, how())
+                    .ctx(|| format!("resolve {} in the rootfs", prefix.display()))?
+            }
+            Err(e) => return Err(e).ctx(|| format!("resolve {} in the rootfs", prefix.display())),
+        };
+    }
+    Ok(parent)
+}
+
+fn make(parent: &OwnedFd, name: &Path, create: Create) -> nix::Result<()> {
+    match create {
+        Create::File => {
+            let flags = OFlag::O_CREAT
+                | OFlag::O_EXCL
+                | OFlag::O_WRONLY
+                | OFlag::O_CLOEXEC
+                | OFlag::O_NOFOLLOW;
+            nix::fcntl::openat(parent.as_fd(), name, flags, Mode::from_bits_truncate(0o644))
+                .map(drop)
+        }
+        _ => match mkdirat(parent.as_fd(), name, Mode::from_bits_truncate(0o755)) {
+            Err(Errno::EEXIST) => Ok(()),
+            other => other,
+        },
+    }
+}
+
+/// The `/proc/self/fd/N` path through which `mount(2)` reaches an fd from [`open`].
+pub fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp_root() -> (PathBuf, OwnedFd) {
+        let dir = std::env::temp_dir().join(format!(
+            "hull-inroot-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fd = nix::fcntl::open(
+            &dir,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap();
+        (dir, fd)
+    }
+
+    fn rand_suffix() -> u128 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    }
+
+    #[test]
+    fn symlink_to_host_root_stays_inside() {
+        let (dir, root) = tmp_root();
+        std::os::unix::fs::symlink("/", dir.join("mnt")).unwrap();
+        let name = format!("hull-inroot-escape-{}", rand_suffix());
+        open(&root, &Path::new("/mnt").join(&name), Create::Dir).unwrap();
+        assert!(dir.join(&name).is_dir(), "created inside the rootfs");
+        assert!(!Path::new("/").join(&name).exists(), "nothing on the host");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn creates_files_and_nested_dirs() {
+        let (dir, root) = tmp_root();
+        open(&root, Path::new("/a/b/c"), Create::File).unwrap();
+        assert!(dir.join("a/b/c").is_file());
+        assert!(open(&root, Path::new("/missing"), Create::Nothing).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

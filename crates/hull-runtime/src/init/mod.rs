@@ -1,0 +1,175 @@
+//! What runs inside the new namespaces, step by step, ending in `execve`. The order is the
+//! one `shared/DESIGN.md` gives; each step's name is what a failure report names.
+
+mod cgroupfs;
+mod devices;
+mod exec;
+mod hostname;
+pub mod inroot;
+mod keyring;
+mod mount_options;
+mod mounts;
+mod network;
+mod paths;
+mod pivot;
+mod rootfs;
+mod user;
+
+use std::convert::Infallible;
+use std::os::fd::RawFd;
+
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::stat::{umask, Mode};
+use oci_spec::runtime::Spec;
+
+use crate::bootstrap::channel::{Channel, Msg};
+use crate::error::{Context as _, Error, Result};
+use crate::hooks::{self, HookPoint};
+use crate::security::{nnp, rlimits};
+use crate::spec::Bundle;
+
+/// What init needs from the parent, fixed before the clone.
+pub struct InitConfig<'a> {
+    /// The validated bundle.
+    pub bundle: &'a Bundle,
+    /// `O_PATH` fd of `exec.fifo`, opened before the clone.
+    pub fifo: RawFd,
+    /// The namespaces created for this container.
+    pub new_namespaces: CloneFlags,
+    /// `--no-pivot`: chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// Name of a new session keyring to join (None with `--no-new-keyring`).
+    pub session_keyring: Option<String>,
+}
+
+/// Run init; returns (an exit code) only after reporting a failure to the parent.
+pub fn run(chan: &Channel, cfg: &InitConfig) -> i32 {
+    match steps(chan, cfg) {
+        Ok(never) => match never {},
+        Err((step, e)) => {
+            chan.fail(step, &e);
+            1
+        }
+    }
+}
+
+type StepResult<T> = std::result::Result<T, (&'static str, Error)>;
+
+fn at(step: &'static str) -> impl FnOnce(Error) -> (&'static str, Error) {
+    move |e| (step, e)
+}
+
+fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
+    let spec = &cfg.bundle.spec;
+    let state = wait_proceed(chan).map_err(at("wait for the parent"))?;
+    umask(Mode::empty());
+    if cfg.new_namespaces.contains(CloneFlags::CLONE_NEWCGROUP) {
+        // Only now that the parent has put us in our cgroup, so the namespace is rooted there.
+        unshare(CloneFlags::CLONE_NEWCGROUP)
+            .ctx(|| "unshare the cgroup namespace")
+            .map_err(at("cgroup namespace"))?;
+    }
+    if cfg.new_namespaces.contains(CloneFlags::CLONE_NEWNET) {
+        network::loopback_up().map_err(at("network"))?;
+    }
+    if let Some(name) = &cfg.session_keyring {
+        keyring::join_session(name).map_err(at("session keyring"))?;
+    }
+    let new_cgroupns = cfg.new_namespaces.contains(CloneFlags::CLONE_NEWCGROUP);
+    rootfs::prepare(spec, &cfg.bundle.dir, &cfg.bundle.rootfs, new_cgroupns)
+        .map_err(at("rootfs"))?;
+    runtime_hooks(chan, spec).map_err(at("prestart and createRuntime hooks"))?;
+    hooks::run_point(spec, HookPoint::CreateContainer, &state)
+        .map_err(at("createContainer hooks"))?;
+    enter_root(cfg).map_err(at("pivot_root"))?;
+    hostname::apply(spec).map_err(at("hostname"))?;
+    if let Some(linux) = spec.linux() {
+        paths::make_readonly(linux.readonly_paths().as_deref().unwrap_or_default())
+            .map_err(at("readonlyPaths"))?;
+        paths::mask(linux.masked_paths().as_deref().unwrap_or_default())
+            .map_err(at("maskedPaths"))?;
+    }
+    let (program, args, env) = become_process(spec).map_err(at("process"))?;
+    chan.send(&Msg::Ready).map_err(at("report ready"))?;
+    exec::wait_for_start(cfg.fifo).map_err(at("wait for start"))?;
+    hooks::run_point(spec, HookPoint::StartContainer, &state)
+        .map_err(at("startContainer hooks"))?;
+    exec::close_inherited_fds(2).map_err(at("close fds"))?;
+    Err(("exec", exec::execve(&program, &args, &env)))
+}
+
+fn wait_proceed(chan: &Channel) -> Result<String> {
+    match chan.recv()? {
+        Some(Msg::Proceed { state }) => Ok(state),
+        other => Err(Error::Msg(format!("expected Proceed, got {other:?}"))),
+    }
+}
+
+/// Ask the parent to run prestart and createRuntime hooks (in the runtime's namespaces).
+fn runtime_hooks(chan: &Channel, spec: &Spec) -> Result<()> {
+    if !hooks::has_any(spec, &[HookPoint::Prestart, HookPoint::CreateRuntime]) {
+        return Ok(());
+    }
+    chan.send(&Msg::RunRuntimeHooks)?;
+    match chan.recv()? {
+        Some(Msg::HooksDone) => Ok(()),
+        other => Err(Error::Msg(format!("expected HooksDone, got {other:?}"))),
+    }
+}
+
+fn enter_root(cfg: &InitConfig) -> Result<()> {
+    if cfg.no_pivot {
+        pivot::move_root(&cfg.bundle.rootfs)?;
+    } else {
+        pivot::pivot(&cfg.bundle.rootfs)?;
+    }
+    let readonly = cfg
+        .bundle
+        .spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false);
+    if readonly {
+        pivot::make_readonly()?;
+    }
+    Ok(())
+}
+
+/// Apply rlimits, no_new_privileges, the user and cwd; find the program. Returns what execve needs.
+fn become_process(spec: &Spec) -> Result<(std::path::PathBuf, Vec<String>, Vec<String>)> {
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Msg("process: missing".into()))?;
+    rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
+    if process.no_new_privileges().unwrap_or(false) {
+        nnp::set_no_new_privs()?;
+    }
+    let cwd = process.cwd();
+    if !cwd.exists() {
+        std::fs::create_dir_all(cwd).ctx(|| format!("process.cwd: create {}", cwd.display()))?;
+    }
+    user::become_user(process.user())?;
+    chdir_inside(cwd)?;
+    let mut env = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user::home_of(process.user().uid())));
+    }
+    let args = process.args().clone().unwrap_or_default();
+    let program = exec::find_program(&args[0], &env)?;
+    Ok((program, args, env))
+}
+
+/// chdir to `cwd` and check the result is inside the container's root: a cwd reached through a
+/// leaked fd (`/proc/self/fd/N`) would show as unreachable (CVE-2024-21626).
+fn chdir_inside(cwd: &std::path::Path) -> Result<()> {
+    nix::unistd::chdir(cwd).ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(Error::Msg(format!(
+            "process.cwd: {} is outside the container",
+            cwd.display()
+        ))),
+    }
+}

@@ -1,0 +1,139 @@
+//! Translating a mount's `options` list into mount flags, propagation changes and fs data,
+//! with runc's vocabulary.
+
+use nix::mount::MsFlags;
+
+/// A parsed `options` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    /// Flags for `mount(2)` (includes `MS_BIND`/`MS_REC` for bind and rbind).
+    pub flags: MsFlags,
+    /// Propagation changes to apply after mounting, in order.
+    pub propagation: Vec<MsFlags>,
+    /// Everything else, passed to the filesystem as `data` (comma-joined).
+    pub data: Vec<String>,
+}
+
+impl MountOptions {
+    /// Whether `bind` or `rbind` was given.
+    pub fn is_bind(&self) -> bool {
+        self.flags.contains(MsFlags::MS_BIND)
+    }
+
+    /// The `data` argument for `mount(2)`, or None when empty.
+    pub fn data(&self) -> Option<String> {
+        (!self.data.is_empty()).then(|| self.data.join(","))
+    }
+}
+
+/// Flags an option sets (`true`) or clears (`false`).
+fn flag_option(opt: &str) -> Option<(bool, MsFlags)> {
+    use MsFlags as F;
+    Some(match opt {
+        "ro" => (true, F::MS_RDONLY),
+        "rw" => (false, F::MS_RDONLY),
+        "nosuid" => (true, F::MS_NOSUID),
+        "suid" => (false, F::MS_NOSUID),
+        "nodev" => (true, F::MS_NODEV),
+        "dev" => (false, F::MS_NODEV),
+        "noexec" => (true, F::MS_NOEXEC),
+        "exec" => (false, F::MS_NOEXEC),
+        "sync" => (true, F::MS_SYNCHRONOUS),
+        "async" => (false, F::MS_SYNCHRONOUS),
+        "dirsync" => (true, F::MS_DIRSYNC),
+        "remount" => (true, F::MS_REMOUNT),
+        "mand" => (true, F::MS_MANDLOCK),
+        "nomand" => (false, F::MS_MANDLOCK),
+        "atime" => (false, F::MS_NOATIME),
+        "noatime" => (true, F::MS_NOATIME),
+        "diratime" => (false, F::MS_NODIRATIME),
+        "nodiratime" => (true, F::MS_NODIRATIME),
+        "relatime" => (true, F::MS_RELATIME),
+        "norelatime" => (false, F::MS_RELATIME),
+        "strictatime" => (true, F::MS_STRICTATIME),
+        "nostrictatime" => (false, F::MS_STRICTATIME),
+        "bind" => (true, F::MS_BIND),
+        "rbind" => (true, F::MS_BIND | F::MS_REC),
+        _ => return None,
+    })
+}
+
+fn propagation_option(opt: &str) -> Option<MsFlags> {
+    use MsFlags as F;
+    Some(match opt {
+        "private" => F::MS_PRIVATE,
+        "rprivate" => F::MS_PRIVATE | F::MS_REC,
+        "shared" => F::MS_SHARED,
+        "rshared" => F::MS_SHARED | F::MS_REC,
+        "slave" => F::MS_SLAVE,
+        "rslave" => F::MS_SLAVE | F::MS_REC,
+        "unbindable" => F::MS_UNBINDABLE,
+        "runbindable" => F::MS_UNBINDABLE | F::MS_REC,
+        _ => return None,
+    })
+}
+
+/// Parse an `options` list; unknown words become filesystem data, as runc does.
+pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
+    let mut parsed = MountOptions {
+        flags: MsFlags::empty(),
+        propagation: Vec::new(),
+        data: Vec::new(),
+    };
+    for opt in options.iter().map(AsRef::as_ref) {
+        if let Some((set, flag)) = flag_option(opt) {
+            if set {
+                parsed.flags |= flag;
+            } else {
+                parsed.flags &= !flag;
+            }
+        } else if let Some(p) = propagation_option(opt) {
+            parsed.propagation.push(p);
+        } else if !opt.is_empty() {
+            parsed.data.push(opt.to_string());
+        }
+    }
+    parsed
+}
+
+/// Parse a `rootfsPropagation` value; None if unknown.
+pub fn propagation(value: &str) -> Option<MsFlags> {
+    propagation_option(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_data_and_propagation_are_separated() {
+        let o = parse(&[
+            "nosuid",
+            "strictatime",
+            "mode=755",
+            "size=65536k",
+            "rslave",
+            "ro",
+        ]);
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | MsFlags::MS_RDONLY
+        );
+        assert_eq!(o.data().as_deref(), Some("mode=755,size=65536k"));
+        assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
+    }
+
+    #[test]
+    fn later_options_override_earlier_ones() {
+        let o = parse(&["ro", "rw", "noexec", "exec", "nodev"]);
+        assert_eq!(o.flags, MsFlags::MS_NODEV);
+    }
+
+    #[test]
+    fn rbind_is_recursive_bind() {
+        let o = parse(&["rbind", "ro"]);
+        assert!(o.is_bind());
+        assert!(o.flags.contains(MsFlags::MS_REC | MsFlags::MS_RDONLY));
+        assert_eq!(o.data(), None);
+    }
+}

@@ -1,0 +1,130 @@
+//! Mounting every entry of `mounts`, in order, onto targets resolved inside the rootfs.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use oci_spec::runtime::Mount;
+
+use super::inroot::{self, Create};
+use super::mount_options::{self, MountOptions};
+use crate::error::{Context, Result};
+
+/// Flags the kernel refuses to drop on a bind remount in a user namespace; keep them as found.
+const LOCKED: MsFlags = MsFlags::MS_NOSUID
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC);
+
+/// Mount every entry of `mounts` under the rootfs opened as `root`.
+pub fn mount_all(
+    root: &OwnedFd,
+    bundle: &Path,
+    mounts: &[Mount],
+    new_cgroupns: bool,
+) -> Result<()> {
+    for m in mounts {
+        mount_one(root, bundle, m, new_cgroupns)?;
+    }
+    Ok(())
+}
+
+fn mount_one(root: &OwnedFd, bundle: &Path, m: &Mount, new_cgroupns: bool) -> Result<()> {
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+    let dest = m.destination();
+    let typ = m.typ().as_deref().unwrap_or("");
+    if opts.is_bind() {
+        let source = bind_source(bundle, m);
+        bind(root, &source, dest, &opts)?;
+    } else if typ == "cgroup" || typ == "cgroup2" {
+        super::cgroupfs::mount(root, dest, &opts, new_cgroupns)?;
+    } else {
+        let target = inroot::open(root, dest, Create::Dir)?;
+        let source = m
+            .source()
+            .as_deref()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(typ));
+        let flags = opts.flags & !MsFlags::MS_REMOUNT;
+        let data = opts.data();
+        match mount(
+            Some(&source),
+            &inroot::fd_path(&target),
+            Some(typ),
+            flags,
+            data.as_deref(),
+        ) {
+            // sysfs cannot be mounted without a network namespace of our own: bind the host's.
+            Err(Errno::EPERM) if typ == "sysfs" => {
+                let fallback = mount_options::parse(&["rbind", "nosuid", "nodev", "noexec", "ro"]);
+                return bind(root, Path::new("/sys"), dest, &fallback);
+            }
+            other => other.ctx(|| format!("mount {typ} on {}", dest.display()))?,
+        }
+    }
+    set_propagation(root, dest, &opts)
+}
+
+fn bind_source(bundle: &Path, m: &Mount) -> PathBuf {
+    let source = m.source().clone().unwrap_or_default();
+    if source.is_absolute() {
+        source
+    } else {
+        bundle.join(source)
+    }
+}
+
+/// Bind-mount a host path, then remount with the requested flags if any.
+pub fn bind(root: &OwnedFd, source: &Path, dest: &Path, opts: &MountOptions) -> Result<()> {
+    let meta =
+        std::fs::metadata(source).ctx(|| format!("bind mount source {}", source.display()))?;
+    let create = if meta.is_dir() {
+        Create::Dir
+    } else {
+        Create::File
+    };
+    let target = inroot::open(root, dest, create)?;
+    let bind_flags = opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
+    mount(
+        Some(source),
+        &inroot::fd_path(&target),
+        None::<&str>,
+        bind_flags,
+        None::<&str>,
+    )
+    .ctx(|| format!("bind mount {} on {}", source.display(), dest.display()))?;
+    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if extra.is_empty() {
+        return Ok(());
+    }
+    let mounted = inroot::open(root, dest, Create::Nothing)?;
+    remount_bind(&inroot::fd_path(&mounted), extra)
+        .ctx(|| format!("remount {} with {extra:?}", dest.display()))
+}
+
+/// Remount a bind mount with `flags`, keeping the flags a user namespace would lock.
+pub fn remount_bind(path: &Path, flags: MsFlags) -> nix::Result<()> {
+    let locked = nix::sys::statvfs::statvfs(path)
+        .map(|s| MsFlags::from_bits_truncate(s.flags().bits() as libc::c_ulong) & LOCKED)
+        .unwrap_or(MsFlags::empty());
+    let all = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked;
+    mount(None::<&str>, path, None::<&str>, all, None::<&str>)
+}
+
+fn set_propagation(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
+    if opts.propagation.is_empty() {
+        return Ok(());
+    }
+    let mounted = inroot::open(root, dest, Create::Nothing)?;
+    for p in &opts.propagation {
+        mount(
+            None::<&str>,
+            &inroot::fd_path(&mounted),
+            None::<&str>,
+            *p,
+            None::<&str>,
+        )
+        .ctx(|| format!("set propagation {p:?} on {}", dest.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,35 @@
+//! Becoming `process.user`: supplementary groups, gid, uid and umask.
+
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::User;
+
+use crate::error::{Context, Result};
+
+/// Switch to the user's groups and ids (groups first, uid last, as only root may change them).
+pub fn become_user(user: &User) -> Result<()> {
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    setgroups(&groups).ctx(|| format!("setgroups {groups:?}"))?;
+    let gid = Gid::from_raw(user.gid());
+    setresgid(gid, gid, gid).ctx(|| format!("setgid {gid}"))?;
+    let uid = Uid::from_raw(user.uid());
+    setresuid(uid, uid, uid).ctx(|| format!("setuid {uid}"))?;
+    umask(Mode::from_bits_truncate(user.umask().unwrap_or(0o022)));
+    Ok(())
+}
+
+/// `HOME` for the user from the container's `/etc/passwd`, or `/` (as runc does).
+pub fn home_of(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
+        .map(|f| f[5].to_string())
+        .unwrap_or_else(|| "/".into())
+}

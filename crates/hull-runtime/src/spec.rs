@@ -1,0 +1,291 @@
+//! Loading `config.json` and checking it completely before any side effect.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+/// Why a bundle or its `config.json` was refused. Each message names the field or path.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The bundle directory is missing or unreadable.
+    #[error("bundle {path}: {source}")]
+    Bundle {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `config.json` could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `config.json` is not valid JSON or does not match the runtime-spec; `field` is the JSON path.
+    #[error("{path}: invalid config at {field}: {reason}")]
+    Parse {
+        path: PathBuf,
+        field: String,
+        reason: String,
+    },
+    /// A field has a value hull refuses.
+    #[error("config.json: {field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+/// A validated bundle: the spec plus the absolute paths derived from it.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Absolute bundle directory.
+    pub dir: PathBuf,
+    /// Absolute root filesystem directory (exists).
+    pub rootfs: PathBuf,
+    /// The parsed, validated spec.
+    pub spec: Spec,
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> SpecError {
+    SpecError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Read and validate `<dir>/config.json`. Guarantees on success: the rootfs exists, `process.args`
+/// is non-empty, namespace types are unique, mount types are known, and hostname needs a UTS namespace.
+pub fn load(dir: &Path) -> Result<Bundle, SpecError> {
+    let dir = std::fs::canonicalize(dir).map_err(|source| SpecError::Bundle {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join("config.json");
+    let text = std::fs::read(&path).map_err(|source| SpecError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let de = &mut serde_json::Deserializer::from_slice(&text);
+    let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| SpecError::Parse {
+        path: path.clone(),
+        field: e.path().to_string(),
+        reason: e.inner().to_string(),
+    })?;
+    let rootfs = rootfs_path(&dir, &spec)?;
+    validate(&spec)?;
+    Ok(Bundle { dir, rootfs, spec })
+}
+
+fn rootfs_path(dir: &Path, spec: &Spec) -> Result<PathBuf, SpecError> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| invalid("root", "missing"))?;
+    let path = dir.join(root.path());
+    let meta = std::fs::metadata(&path)
+        .map_err(|e| invalid("root.path", format!("{}: {e}", path.display())))?;
+    if !meta.is_dir() {
+        return Err(invalid(
+            "root.path",
+            format!("{} is not a directory", path.display()),
+        ));
+    }
+    std::fs::canonicalize(&path)
+        .map_err(|e| invalid("root.path", format!("{}: {e}", path.display())))
+}
+
+/// Check the fields whose errors would otherwise surface half-way through set-up.
+pub fn validate(spec: &Spec) -> Result<(), SpecError> {
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| invalid("process", "missing"))?;
+    match process.args() {
+        Some(args) if !args.is_empty() && !args[0].is_empty() => {}
+        _ => return Err(invalid("process.args", "must name the program to run")),
+    }
+    if !process.cwd().is_absolute() {
+        return Err(invalid(
+            "process.cwd",
+            format!("{:?} is not absolute", process.cwd()),
+        ));
+    }
+    let kinds = namespace_kinds(spec)?;
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
+        && !kinds.contains(&LinuxNamespaceType::Uts)
+    {
+        return Err(invalid(
+            "hostname",
+            "setting the hostname needs a new uts namespace",
+        ));
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
+        && !kinds.contains(&LinuxNamespaceType::Uts)
+    {
+        return Err(invalid(
+            "domainname",
+            "setting the domainname needs a new uts namespace",
+        ));
+    }
+    validate_mounts(spec)?;
+    validate_hooks(spec)
+}
+
+fn namespace_kinds(spec: &Spec) -> Result<HashSet<LinuxNamespaceType>, SpecError> {
+    let mut seen = HashSet::new();
+    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
+    for (i, ns) in namespaces.into_iter().flatten().enumerate() {
+        if !seen.insert(ns.typ()) {
+            return Err(invalid(
+                format!("linux.namespaces[{i}]"),
+                format!("duplicate namespace {}", ns.typ()),
+            ));
+        }
+        if let Some(path) = ns.path() {
+            if !path.is_absolute() {
+                return Err(invalid(
+                    format!("linux.namespaces[{i}].path"),
+                    format!("{path:?} is not absolute"),
+                ));
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// Filesystem types the running kernel knows (from /proc/filesystems), plus "bind".
+fn known_fs_types() -> HashSet<String> {
+    let text = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    let mut types: HashSet<String> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .map(str::to_string)
+        .collect();
+    types.extend(["bind", "none", "rbind"].map(String::from));
+    types
+}
+
+fn validate_mounts(spec: &Spec) -> Result<(), SpecError> {
+    let known = known_fs_types();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if !m.destination().is_absolute() {
+            return Err(invalid(
+                format!("mounts[{i}].destination"),
+                format!("{:?} is not absolute", m.destination()),
+            ));
+        }
+        let is_bind = m
+            .options()
+            .iter()
+            .flatten()
+            .any(|o| o == "bind" || o == "rbind");
+        match m.typ().as_deref() {
+            Some(t) if !t.is_empty() && !is_bind && !known.contains(t) => {
+                return Err(invalid(
+                    format!("mounts[{i}].type"),
+                    format!("unknown filesystem type {t:?}"),
+                ))
+            }
+            None | Some("") if !is_bind => {
+                return Err(invalid(
+                    format!("mounts[{i}].type"),
+                    "missing for a mount that is not a bind mount",
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn validate_hooks(spec: &Spec) -> Result<(), SpecError> {
+    let Some(hooks) = spec.hooks() else {
+        return Ok(());
+    };
+    let points = [
+        ("prestart", hooks.prestart()),
+        ("createRuntime", hooks.create_runtime()),
+        ("createContainer", hooks.create_container()),
+        ("startContainer", hooks.start_container()),
+        ("poststart", hooks.poststart()),
+        ("poststop", hooks.poststop()),
+    ];
+    for (name, list) in points {
+        for (i, hook) in list.iter().flatten().enumerate() {
+            if !hook.path().is_absolute() {
+                return Err(invalid(
+                    format!("hooks.{name}[{i}].path"),
+                    format!("{:?} is not absolute", hook.path()),
+                ));
+            }
+            if hook.timeout().is_some_and(|t| t <= 0) {
+                return Err(invalid(
+                    format!("hooks.{name}[{i}].timeout"),
+                    "must be greater than zero",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the spec asks for a namespace of this type (new or joined).
+pub fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|nss| nss.iter().any(|ns| ns.typ() == kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_from(json: &str) -> Result<Spec, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn hostname_without_uts_is_refused() {
+        let spec = spec_from(r#"{"ociVersion":"1.0.2","root":{"path":"r"},"hostname":"h",
+            "process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}},"linux":{"namespaces":[{"type":"pid"}]}}"#)
+        .unwrap();
+        let err = validate(&spec).unwrap_err().to_string();
+        assert!(err.contains("hostname"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_namespace_is_refused() {
+        let spec = spec_from(r#"{"ociVersion":"1.0.2","root":{"path":"r"},
+            "process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}},"linux":{"namespaces":[{"type":"pid"},{"type":"pid"}]}}"#)
+        .unwrap();
+        assert!(validate(&spec)
+            .unwrap_err()
+            .to_string()
+            .contains("duplicate"));
+    }
+
+    #[test]
+    fn empty_args_are_refused() {
+        let spec = spec_from(
+            r#"{"ociVersion":"1.0.2","root":{"path":"r"},
+            "process":{"cwd":"/","args":[],"user":{"uid":0,"gid":0}}}"#,
+        )
+        .unwrap();
+        assert!(validate(&spec)
+            .unwrap_err()
+            .to_string()
+            .contains("process.args"));
+    }
+
+    #[test]
+    fn unknown_mount_type_is_refused() {
+        let spec = spec_from(
+            r#"{"ociVersion":"1.0.2","root":{"path":"r"},
+            "process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}},
+            "mounts":[{"destination":"/x","type":"nosuchfs","source":"x"}]}"#,
+        )
+        .unwrap();
+        assert!(validate(&spec)
+            .unwrap_err()
+            .to_string()
+            .contains("mounts[0].type"));
+    }
+}

@@ -1,0 +1,22 @@
+//! `hull create`.
+
+use hull_runtime::container::create::{create, CreateOptions};
+
+use crate::cli::{CreateFlags, Global};
+
+/// The runtime's options from the command line.
+pub fn options(global: &Global, flags: &CreateFlags) -> CreateOptions {
+    CreateOptions {
+        root: global.root.clone(),
+        id: flags.id.clone(),
+        bundle: flags.bundle.clone(),
+        pid_file: flags.pid_file.clone(),
+        no_pivot: flags.no_pivot,
+        no_new_keyring: flags.no_new_keyring,
+    }
+}
+
+pub fn run(global: &Global, flags: &CreateFlags) -> anyhow::Result<i32> {
+    create(&options(global, flags))?;
+    Ok(0)
+}

@@ -1,0 +1,9 @@
+//! `hull kill`.
+
+use crate::cli::Global;
+
+pub fn run(global: &Global, id: &str, signal: &str, all: bool) -> anyhow::Result<i32> {
+    let signal = hull_runtime::signal::parse(signal)?;
+    hull_runtime::container::kill::kill(&global.root, id, signal, all)?;
+    Ok(0)
+}

@@ -1,0 +1,62 @@
+//! `hull list`: runc's table (tab-aligned columns) or JSON (`null` when empty, as runc).
+
+use hull_runtime::container::state::OciState;
+
+use crate::cli::{Global, ListFormat};
+
+pub fn run(global: &Global, format: ListFormat, quiet: bool) -> anyhow::Result<i32> {
+    let states = hull_runtime::container::list::list(&global.root)?;
+    if quiet {
+        states.iter().for_each(|s| println!("{}", s.id));
+        return Ok(0);
+    }
+    match format {
+        ListFormat::Json if states.is_empty() => println!("null"),
+        ListFormat::Json => println!("{}", serde_json::to_string(&json_rows(&states))?),
+        ListFormat::Table => print!("{}", table(&states)),
+    }
+    Ok(0)
+}
+
+/// runc's list entries carry `owner` (the state file's owner) and no annotations.
+fn json_rows(states: &[OciState]) -> Vec<serde_json::Value> {
+    states
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "ociVersion": s.oci_version, "id": s.id, "pid": s.pid, "status": s.status,
+                "bundle": s.bundle, "rootfs": s.rootfs, "created": s.created, "owner": "root",
+            })
+        })
+        .collect()
+}
+
+fn table(states: &[OciState]) -> String {
+    let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+        .map(String::from)
+        .to_vec()];
+    for s in states {
+        rows.push(vec![
+            s.id.clone(),
+            s.pid.to_string(),
+            s.status.to_string(),
+            s.bundle.display().to_string(),
+            s.created.clone(),
+            "root".into(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}", w = (w + 3).max(12)))
+            .collect();
+        out.push_str(cells.concat().trim_end());
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,37 @@
+//! One file per subcommand, each a thin call into hull-runtime.
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use crate::cli::{Command, Global};
+
+/// Run a parsed command; returns hull's exit code.
+pub fn dispatch(global: &Global, command: Command) -> anyhow::Result<i32> {
+    if global.systemd_cgroup {
+        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver");
+    }
+    if global.criu.is_some() {
+        tracing::warn!("--criu is accepted but checkpoint/restore is not supported");
+    }
+    match command {
+        Command::Create(flags) => create::run(global, &flags),
+        Command::Start { id } => start::run(global, &id),
+        Command::Run {
+            create,
+            detach,
+            keep,
+            no_subreaper: _,
+        } => run::run(global, &create, detach, keep),
+        Command::State { id } => state::run(global, &id),
+        Command::Kill { id, signal, all } => kill::run(global, &id, &signal, all),
+        Command::Delete { id, force } => delete::run(global, &id, force),
+        Command::List { format, quiet } => list::run(global, format, quiet),
+        Command::Spec { bundle, rootless } => spec::run(&bundle, rootless),
+    }
+}

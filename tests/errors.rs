@@ -1,0 +1,191 @@
+//! Bad input: each fails with one line on stderr naming the problem, and leaves nothing behind.
+
+use hull_integration::{hull_only, leaks::assert_nothing_left, Hull};
+use serde_json::json;
+
+#[test]
+fn missing_bundle_dir() {
+    let h = Hull::new();
+    let id = h.new_id();
+    let parent = h.temp_dir();
+    let bundle = parent.join("no-such-bundle");
+    let out = h.run(&["create", "--bundle", bundle.to_str().unwrap(), &id]);
+    out.assert_error(&[
+        "no such file|not found|not exist|bundle",
+        hull_only("no-such-bundle"),
+    ]);
+    assert_nothing_left(&h, &id, &bundle);
+}
+
+#[test]
+fn missing_config_json() {
+    let h = Hull::new();
+    let b = h.bundle();
+    std::fs::remove_file(b.config_path()).unwrap();
+    let id = h.new_id();
+    let out = h.run(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    out.assert_error(&["config.json"]);
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn invalid_json_config() {
+    let h = Hull::new();
+    let b = h.bundle();
+    std::fs::write(
+        b.config_path(),
+        "{ \"ociVersion\": \"1.0.2\", \"process\": ",
+    )
+    .unwrap();
+    let id = h.new_id();
+    let out = h.run(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    out.assert_error(&["json|config|parse|eof"]);
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn wrongly_typed_config() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["process"]["args"] = json!("sh -c true");
+    b.save();
+    let id = h.new_id();
+    let out = h.run(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    out.assert_error(&["args|json|config|sequence|array|unmarshal"]);
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn unreadable_config_json() {
+    // root reads any file regardless of its mode, so make config.json a directory
+    let h = Hull::new();
+    let b = h.bundle();
+    std::fs::remove_file(b.config_path()).unwrap();
+    std::fs::create_dir(b.config_path()).unwrap();
+    let id = h.new_id();
+    let out = h.run(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    out.assert_error(&["config.json|directory"]);
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn unknown_namespace_type() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.add_namespace("bogusns", None).args(&["true"]);
+    let id = h.new_id();
+    h.create(&id, &b).assert_error(&["bogusns|namespace"]);
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn duplicate_id() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh_out("echo first-ran");
+    let id = h.new_id();
+    h.create_ok(&id, &b);
+    let pid = h.pid(&id);
+    let mut b2 = h.bundle();
+    b2.args(&["sleep", "1000"]);
+    h.create(&id, &b2)
+        .assert_error(&["exist|already|in use", hull_only(&id)]);
+    // the first is untouched
+    let st = h.state(&id);
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["pid"], pid);
+    assert!(h.state_dir(&id).join("exec.fifo").exists());
+    assert!(hull_integration::leaks::procs_rooted_in(&b2.dir).is_empty());
+    h.start(&id).ok();
+    assert!(b.wait_out().contains("first-ran"));
+}
+
+#[test]
+fn program_not_in_rootfs() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["/no/such/program", "arg"]);
+    let id = h.new_id();
+    h.create(&id, &b).assert_error(&["/no/such/program"]);
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn program_not_in_path() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["no-such-program-anywhere"]);
+    let id = h.new_id();
+    let out = h.run_fg(&id, &b, &[]);
+    out.assert_error(&["no-such-program-anywhere"]);
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn mount_of_unknown_type() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.add_mount(json!({"destination": "/mnt/weird", "type": "nosuchfs", "source": "none"}))
+        .args(&["true"]);
+    let id = h.new_id();
+    h.create(&id, &b)
+        .assert_error(&["nosuchfs|no such device|/mnt/weird"]);
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn bind_mount_of_missing_source() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    let src = h.temp_dir().join("missing-source");
+    b.add_mount(json!({"destination": "/mnt/data", "type": "bind", "source": src.to_str().unwrap(), "options": ["rbind"]}))
+        .args(&["true"]);
+    let id = h.new_id();
+    h.create(&id, &b)
+        .assert_error(&["missing-source|no such file"]);
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn hook_timing_out() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["true"]).add_hook(
+        "createRuntime",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", "sleep 5"], "timeout": 1}),
+    );
+    let id = h.new_id();
+    h.create(&id, &b).assert_error(&["timeout|timed out"]);
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn invalid_container_id() {
+    let h = Hull::new();
+    let b = h.bundle();
+    b.save();
+    for bad in ["../escape", "a/b", ""] {
+        let out = h.run(&["create", "--bundle", b.dir.to_str().unwrap(), bad]);
+        assert!(!out.success(), "{out}");
+        assert_eq!(out.stderr_lines().len(), 1, "{out}");
+    }
+    assert!(!h.root.parent().unwrap().join("escape").exists());
+    assert!(hull_integration::leaks::state_dirs_in(&h.root).is_empty());
+}
+
+#[test]
+fn commands_on_an_unknown_id() {
+    let h = Hull::new();
+    let id = h.new_id();
+    for args in [
+        vec!["state", id.as_str()],
+        vec!["start", id.as_str()],
+        vec!["kill", id.as_str()],
+        vec!["kill", id.as_str(), "KILL"],
+        vec!["delete", id.as_str()],
+    ] {
+        let out = h.run(&args);
+        out.assert_error(&["not exist|not found|no such", hull_only(&id)]);
+    }
+    assert!(!h.state_dir(&id).exists());
+}

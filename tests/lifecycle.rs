@@ -1,0 +1,493 @@
+//! create / start / state / kill / delete / list / run, as runc does them.
+
+use hull_integration::{hull_only, pid_alive, poll, Bundle, Hull};
+use serde_json::Value;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+/// A container that waits forever, with a TERM trap that records the signal in `/got` and exits
+/// 0, and a `/ready` file once the trap is in place.
+fn trapping(h: &Hull) -> Bundle {
+    let mut b = h.bundle();
+    b.root_readonly(false).sh(
+        "trap 'echo TERM > /got; exit 0' TERM; trap 'echo USR1 >> /got' USR1; touch /ready; \
+         while true; do sleep 0.1; done",
+    );
+    b
+}
+
+fn sleeper(h: &Hull) -> Bundle {
+    let mut b = h.bundle();
+    b.args(&["sleep", "1000"]);
+    b
+}
+
+fn wait_ready(b: &Bundle) {
+    let ready = b.host_path("/ready");
+    poll(T, "the container to touch /ready", || {
+        ready.exists().then_some(())
+    });
+}
+
+#[test]
+fn create_leaves_a_created_container() {
+    let h = Hull::new();
+    let b = sleeper(&h);
+    let id = h.new_id();
+    let pid_file = b.dir.join("init.pid");
+    b.save();
+    h.run(&[
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ])
+    .ok();
+
+    let st = h.state(&id);
+    assert_eq!(st["status"], "created", "{st}");
+    assert_eq!(st["id"], id.as_str(), "{st}");
+    assert!(st["ociVersion"].is_string(), "{st}");
+    assert_eq!(
+        std::path::Path::new(st["bundle"].as_str().unwrap())
+            .canonicalize()
+            .unwrap(),
+        b.dir.canonicalize().unwrap(),
+        "{st}"
+    );
+    let pid = st["pid"].as_i64().expect("pid is a number");
+    assert!(pid > 0, "{st}");
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert!(pid_alive(pid));
+    let in_file = std::fs::read_to_string(&pid_file).expect("pid file written");
+    assert_eq!(in_file.trim(), pid.to_string(), "pid file content");
+    let fifo = h.state_dir(&id).join("exec.fifo");
+    let meta = std::fs::symlink_metadata(&fifo).expect("exec.fifo exists");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(meta.file_type().is_fifo(), "exec.fifo is a fifo");
+    // the program has not started: init waits on the fifo, not running `sleep`
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(
+        !String::from_utf8_lossy(&cmdline).contains("1000"),
+        "process already exec'd the program"
+    );
+}
+
+#[test]
+fn start_runs_the_program() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh_out("echo started; echo $0 $1");
+    let id = h.new_id();
+    h.create_ok(&id, &b);
+    assert!(
+        !b.host_path("/out").exists(),
+        "the program ran before start"
+    );
+    h.start(&id).ok();
+    let out = b.wait_out();
+    assert!(out.contains("started"), "container output: {out}");
+    let st = h.wait_stopped(&id);
+    assert_eq!(
+        st["pid"], 0,
+        "a stopped container shows pid 0 (as runc): {st}"
+    );
+}
+
+#[test]
+fn started_container_is_running() {
+    let h = Hull::new();
+    let b = sleeper(&h);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let st = h.state(&id);
+    assert_eq!(st["status"], "running", "{st}");
+    let pid = st["pid"].as_i64().unwrap();
+    assert!(pid_alive(pid));
+    let cmdline = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap())
+        .replace('\0', " ");
+    assert!(
+        cmdline.contains("sleep 1000"),
+        "init exec'd the program: {cmdline}"
+    );
+    h.kill(&id, Some("KILL")).ok();
+    h.wait_stopped(&id);
+}
+
+#[test]
+fn start_twice_fails() {
+    let h = Hull::new();
+    let b = sleeper(&h);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    h.start(&id).fail();
+    assert_eq!(h.status(&id).as_deref(), Some("running"));
+}
+
+#[test]
+fn kill_sends_term_by_default() {
+    let h = Hull::new();
+    let b = trapping(&h);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    wait_ready(&b);
+    h.kill(&id, None).ok();
+    h.wait_stopped(&id);
+    assert_eq!(b.read("/got").trim(), "TERM", "the container saw TERM");
+}
+
+#[test]
+fn kill_sends_the_named_signal() {
+    let h = Hull::new();
+    let b = trapping(&h);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    wait_ready(&b);
+    h.kill(&id, Some("USR1")).ok();
+    let got = hull_integration::wait_file(&b.host_path("/got"), T, |s| s.contains("USR1"));
+    assert_eq!(got.trim(), "USR1");
+    assert_eq!(
+        h.status(&id).as_deref(),
+        Some("running"),
+        "USR1 is trapped, the container goes on"
+    );
+    h.kill(&id, Some("SIGTERM")).ok();
+    h.wait_stopped(&id);
+}
+
+#[test]
+fn kill_by_name_prefixed_name_and_number() {
+    let h = Hull::new();
+    for sig in ["KILL", "SIGKILL", "9"] {
+        let b = sleeper(&h);
+        let id = h.new_id();
+        h.create_start(&id, &b);
+        let pid = h.pid(&id);
+        h.kill(&id, Some(sig)).ok();
+        let st = h.wait_stopped(&id);
+        assert_eq!(st["status"], "stopped", "after kill {sig}");
+        poll(T, "init to be gone", || (!pid_alive(pid)).then_some(()));
+        h.delete(&id, false).ok();
+    }
+}
+
+#[test]
+fn kill_unknown_signal_fails() {
+    let h = Hull::new();
+    let b = sleeper(&h);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    h.kill(&id, Some("NOTASIGNAL"))
+        .assert_error(&["signal|NOTASIGNAL"]);
+    assert_eq!(h.status(&id).as_deref(), Some("running"));
+}
+
+#[test]
+fn delete_removes_the_container() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh("exit 0");
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    h.wait_stopped(&id);
+    h.delete(&id, false).ok();
+    assert!(!h.state_dir(&id).exists(), "state dir removed");
+    h.run(&["state", &id])
+        .assert_error(&["not exist|not found|no such|unknown", hull_only(&id)]);
+    hull_integration::leaks::assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn delete_running_needs_force() {
+    let h = Hull::new();
+    let b = sleeper(&h);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let pid = h.pid(&id);
+    h.delete(&id, false)
+        .assert_error(&["running", hull_only(&id)]);
+    assert_eq!(
+        h.status(&id).as_deref(),
+        Some("running"),
+        "a refused delete leaves it running"
+    );
+    assert!(pid_alive(pid));
+    h.delete(&id, true).ok();
+    poll(T, "init to be killed", || (!pid_alive(pid)).then_some(()));
+    assert!(!h.state_dir(&id).exists());
+    h.run(&["state", &id]).fail();
+    hull_integration::leaks::assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn delete_created_container_kills_init() {
+    let h = Hull::new();
+    let b = sleeper(&h);
+    let id = h.new_id();
+    h.create_ok(&id, &b);
+    let pid = h.pid(&id);
+    h.delete(&id, false).ok();
+    poll(T, "init to be killed", || (!pid_alive(pid)).then_some(()));
+    assert!(!h.state_dir(&id).exists());
+    hull_integration::leaks::assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn list_shows_containers() {
+    let h = Hull::new();
+    let empty = h.run(&["list", "--format", "json"]).ok();
+    assert_eq!(
+        empty.stdout.trim(),
+        "null",
+        "an empty list in JSON is `null`, as runc prints"
+    );
+
+    let b1 = sleeper(&h);
+    let b2 = sleeper(&h);
+    let created = h.new_id();
+    let running = h.new_id();
+    h.create_ok(&created, &b1);
+    h.create_start(&running, &b2);
+
+    let table = h.run(&["list"]).ok();
+    let mut lines = table.stdout.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+        "{table}"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    let row = |id: &str| {
+        rows.iter()
+            .find(|r| r.first() == Some(&id))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{table}"))
+            .clone()
+    };
+    assert_eq!(row(&created)[2], "created", "{table}");
+    assert_eq!(row(&running)[2], "running", "{table}");
+    assert_eq!(row(&running)[1], h.pid(&running).to_string(), "{table}");
+    assert_eq!(rows.len(), 2, "{table}");
+
+    let json = h.run(&["list", "--format", "json"]).ok();
+    let v: Value = serde_json::from_str(&json.stdout).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let arr = v.as_array().expect("list json is an array");
+    assert_eq!(arr.len(), 2, "{json}");
+    let entry = |id: &str| {
+        arr.iter()
+            .find(|e| e["id"] == id)
+            .unwrap_or_else(|| panic!("no {id}: {json}"))
+    };
+    assert_eq!(entry(&created)["status"], "created");
+    assert_eq!(entry(&running)["status"], "running");
+    assert_eq!(entry(&running)["pid"], h.pid(&running));
+    for key in ["ociVersion", "bundle", "rootfs", "created", "owner"] {
+        assert!(
+            entry(&running).get(key).is_some(),
+            "list json entry lacks {key}: {json}"
+        );
+    }
+
+    let quiet = h.run(&["list", "-q"]).ok();
+    let mut ids: Vec<&str> = quiet
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    ids.sort();
+    let mut want = vec![created.as_str(), running.as_str()];
+    want.sort();
+    assert_eq!(ids, want, "{quiet}");
+    let quiet_long = h.run(&["list", "--quiet"]).ok();
+    assert_eq!(quiet_long.stdout, quiet.stdout);
+}
+
+#[test]
+fn flags_before_and_after_the_id() {
+    let h = Hull::new();
+    let b = sleeper(&h);
+    b.save();
+    let bundle = b.dir.to_str().unwrap();
+    let a = h.new_id();
+    let pid_a = b.dir.join("a.pid");
+    h.run(&[
+        "create",
+        &a,
+        "--bundle",
+        bundle,
+        "--pid-file",
+        pid_a.to_str().unwrap(),
+    ])
+    .ok();
+    let c = h.new_id();
+    let pid_c = b.dir.join("c.pid");
+    h.run(&[
+        "create",
+        "--pid-file",
+        pid_c.to_str().unwrap(),
+        "--bundle",
+        bundle,
+        &c,
+    ])
+    .ok();
+    for (id, pf) in [(&a, &pid_a), (&c, &pid_c)] {
+        let st = h.state(id);
+        assert_eq!(st["status"], "created");
+        assert_eq!(
+            std::fs::read_to_string(pf).unwrap().trim(),
+            st["pid"].to_string()
+        );
+    }
+    h.run(&["delete", &a, "--force"]).ok();
+    h.run(&["delete", "-f", &c]).ok();
+    assert!(!h.state_dir(&a).exists() && !h.state_dir(&c).exists());
+}
+
+#[test]
+fn run_returns_the_exit_status() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh("echo hello-from-run; exit 3");
+    let id = h.new_id();
+    let out = h.run_fg(&id, &b, &[]);
+    assert_eq!(out.code(), Some(3), "{out}");
+    assert!(
+        out.stdout.contains("hello-from-run"),
+        "container stdout reaches hull's stdout: {out}"
+    );
+    // run deletes the container afterwards
+    assert!(
+        !h.state_dir(&id).exists(),
+        "run without --keep deletes the container"
+    );
+    h.run(&["state", &id]).fail();
+}
+
+#[test]
+fn run_returns_128_plus_signal_when_killed() {
+    // Without a PID namespace the shell is not a namespace init, so it can kill itself.
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.remove_namespace("pid").sh("kill -9 $$; sleep 10");
+    let id = h.new_id();
+    let out = h.run_fg(&id, &b, &[]);
+    assert_eq!(out.code(), Some(137), "{out}");
+}
+
+#[test]
+fn run_returns_137_when_killed_from_outside() {
+    let h = Hull::new();
+    let b = sleeper(&h);
+    b.save();
+    let id = h.new_id();
+    let run = h.spawn(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
+    h.wait_status(&id, "running", T);
+    h.kill(&id, Some("KILL")).ok();
+    let out = run.wait(T);
+    assert_eq!(out.code(), Some(137), "{out}");
+}
+
+#[test]
+fn run_detach() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh_out("echo detached; sleep 1000");
+    let id = h.new_id();
+    let out = h.run_fg(&id, &b, &["--detach"]);
+    assert_eq!(out.code(), Some(0), "{out}");
+    assert_eq!(h.status(&id).as_deref(), Some("running"));
+    hull_integration::wait_file(&b.host_path("/out"), T, |s| s.contains("detached"));
+    let id2 = h.new_id();
+    h.run_fg(&id2, &b, &["-d"]).ok();
+    assert_eq!(h.status(&id2).as_deref(), Some("running"));
+}
+
+#[test]
+fn run_keep_leaves_a_stopped_container() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh("exit 0");
+    let id = h.new_id();
+    let out = h.run_fg(&id, &b, &["--keep"]);
+    assert_eq!(out.code(), Some(0), "{out}");
+    let st = h.state(&id);
+    assert_eq!(st["status"], "stopped", "{st}");
+    h.delete(&id, false).ok();
+    assert!(!h.state_dir(&id).exists());
+}
+
+#[test]
+fn run_forwards_signals() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.root_readonly(false).sh(
+        "trap 'echo USR1 >> /got' USR1; trap 'exit 42' TERM; touch /ready; \
+         while true; do sleep 0.1; done",
+    );
+    b.save();
+    let id = h.new_id();
+    let run = h.spawn(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
+    wait_ready(&b);
+    run.signal(libc::SIGUSR1);
+    hull_integration::wait_file(&b.host_path("/got"), T, |s| s.contains("USR1"));
+    run.signal(libc::SIGTERM);
+    let out = run.wait(T);
+    assert_eq!(out.code(), Some(42), "{out}");
+}
+
+#[test]
+fn containerd_shim_invocation() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh_out("echo shim-ok");
+    b.save();
+    let id = h.new_id();
+    let bundle = b.dir.to_str().unwrap().to_string();
+    let log = format!("{bundle}/log.json");
+    let pid_file = format!("{bundle}/init.pid");
+    let g = |rest: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            "--log".into(),
+            log.clone(),
+            "--log-format".into(),
+            "json".into(),
+        ];
+        v.extend(rest.iter().map(|s| s.to_string()));
+        v
+    };
+    h.run(&g(&[
+        "create",
+        "--bundle",
+        &bundle,
+        "--pid-file",
+        &pid_file,
+        &id,
+    ]))
+    .ok();
+    let pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(h.pid(&id), pid);
+    h.run(&g(&["start", &id])).ok();
+    assert!(b.wait_out().contains("shim-ok"));
+    h.wait_stopped(&id);
+    h.run(&g(&["delete", &id])).ok();
+    h.run(&g(&["delete", "--force", &id])).ok();
+    assert!(!h.state_dir(&id).exists());
+    if let Ok(text) = std::fs::read_to_string(&log) {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+            assert_ne!(
+                v["level"], "error",
+                "no error logged on the happy path: {line}"
+            );
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! `--log` / `--log-format`: what containerd reads when a command fails.
+
+use hull_integration::Hull;
+use serde_json::Value;
+
+fn log_lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// `2026-11-29T09:21:40Z`, `2026-11-29T09:21:40.123456789+00:00`…
+fn looks_rfc3339(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() >= 20
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && (t.ends_with('Z') || t[19..].contains('+') || t[19..].contains('-'))
+}
+
+#[test]
+fn json_log_gets_the_error_of_a_failing_create() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.add_mount(
+        serde_json::json!({"destination": "/mnt/weird", "type": "nosuchfs", "source": "none"}),
+    )
+    .args(&["true"]);
+    b.save();
+    let log = h.temp_dir().join("log.json");
+    std::fs::write(
+        &log,
+        "{\"level\":\"info\",\"msg\":\"an earlier line\",\"time\":\"2020-01-01T00:00:00Z\"}\n",
+    )
+    .unwrap();
+    let id = h.new_id();
+    let out = h.run(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(!out.success(), "{out}");
+    let lines = log_lines(&log);
+    assert_eq!(
+        lines[0],
+        "{\"level\":\"info\",\"msg\":\"an earlier line\",\"time\":\"2020-01-01T00:00:00Z\"}",
+        "the log is appended to, not truncated"
+    );
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"))
+        })
+        .collect();
+    // containerd shows the msg of the last line whose level is error
+    let err = parsed
+        .iter()
+        .rev()
+        .find(|v| v["level"] == "error")
+        .unwrap_or_else(|| panic!("no error line in {lines:?}"));
+    let msg = err["msg"].as_str().expect("msg is a string");
+    assert!(
+        msg.contains("nosuchfs") || msg.contains("/mnt/weird") || msg.contains("no such device"),
+        "msg names the problem: {msg}"
+    );
+    let time = err["time"].as_str().expect("time is a string");
+    assert!(looks_rfc3339(time), "time is RFC 3339: {time}");
+    assert!(!h.state_dir(&id).exists());
+}
+
+#[test]
+fn json_log_for_an_unknown_container() {
+    let h = Hull::new();
+    let log = h.temp_dir().join("log.json");
+    let id = h.new_id();
+    let out = h.run(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "state",
+        &id,
+    ]);
+    assert!(!out.success(), "{out}");
+    let lines = log_lines(&log);
+    let last_error = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["level"] == "error")
+        .last()
+        .unwrap_or_else(|| panic!("no error line in {lines:?}"));
+    let msg = last_error["msg"].as_str().unwrap_or("");
+    assert!(
+        msg.contains("not exist") || msg.contains("not found") || msg.contains(&id),
+        "{msg}"
+    );
+}
+
+#[test]
+fn text_log_gets_the_error() {
+    let h = Hull::new();
+    let b = h.bundle();
+    std::fs::write(b.config_path(), "not json at all").unwrap();
+    let log = h.temp_dir().join("log.txt");
+    let id = h.new_id();
+    let out = h.run(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "text",
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(!out.success(), "{out}");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.to_lowercase().contains("error"),
+        "text log has the error: {text:?}"
+    );
+}
+
+#[test]
+fn successful_commands_log_valid_json() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["true"]);
+    b.save();
+    let log = h.temp_dir().join("log.json");
+    let l = log.to_str().unwrap();
+    let id = h.new_id();
+    h.run(&[
+        "--log",
+        l,
+        "--log-format",
+        "json",
+        "--debug",
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ])
+    .ok();
+    h.run(&["--log", l, "--log-format", "json", "--debug", "start", &id])
+        .ok();
+    h.wait_stopped(&id);
+    h.run(&["--log", l, "--log-format", "json", "--debug", "delete", &id])
+        .ok();
+    for line in log_lines(&log) {
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+        assert!(
+            v["level"].is_string() && v["msg"].is_string() && v["time"].is_string(),
+            "{line}"
+        );
+        assert_ne!(v["level"], "error", "{line}");
+    }
+}
+
+#[test]
+fn accepted_global_flags() {
+    let h = Hull::new();
+    h.run(&["--debug", "list"]).ok();
+    h.run(&["--systemd-cgroup", "list", "-q"]).ok();
+    h.run(&["--criu", "/usr/sbin/criu", "list"]).ok();
+}

@@ -1,0 +1,359 @@
+//! Mounts, the read-only root, /dev, devices, --no-pivot, path safety, cwd and user.
+
+use hull_integration::{unique, Hull};
+use serde_json::json;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+/// The fields of the mountinfo line for `mount_point` in `mountinfo` (the container's output):
+/// (per-mount options, fs type, super options).
+fn mount_line(mountinfo: &str, mount_point: &str) -> Option<(String, String, String)> {
+    mountinfo.lines().rev().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() < 10 || f[4] != mount_point {
+            return None;
+        }
+        let sep = f.iter().position(|x| *x == "-")?;
+        Some((
+            f[5].to_string(),
+            f.get(sep + 1)?.to_string(),
+            f.get(sep + 3)?.to_string(),
+        ))
+    })
+}
+
+fn has_opt(opts: &str, opt: &str) -> bool {
+    opts.split(',').any(|o| o == opt)
+}
+
+/// A tmpfs mounted on the host, unmounted on drop (declare it after the `Hull`).
+struct HostMount(PathBuf);
+
+impl HostMount {
+    fn tmpfs(at: &Path) -> HostMount {
+        std::fs::create_dir_all(at).unwrap();
+        let target = CString::new(at.to_str().unwrap()).unwrap();
+        let fstype = CString::new("tmpfs").unwrap();
+        let rc = unsafe {
+            libc::mount(
+                fstype.as_ptr(),
+                target.as_ptr(),
+                fstype.as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "mount tmpfs on {}: {}",
+            at.display(),
+            std::io::Error::last_os_error()
+        );
+        HostMount(at.to_path_buf())
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let target = CString::new(self.0.to_str().unwrap()).unwrap();
+        unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+#[test]
+fn tmpfs_mount_with_options() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.add_mount(json!({
+        "destination": "/mnt/scratch",
+        "type": "tmpfs",
+        "source": "tmpfs",
+        "options": ["nosuid", "nodev", "mode=755", "size=65536k"]
+    }))
+    .sh("cat /proc/self/mountinfo; stat -c 'mode=%a' /mnt/scratch");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let (opts, fstype, sopts) = mount_line(&out.stdout, "/mnt/scratch")
+        .unwrap_or_else(|| panic!("no /mnt/scratch mount: {out}"));
+    assert_eq!(fstype, "tmpfs");
+    assert!(
+        has_opt(&opts, "nosuid") && has_opt(&opts, "nodev"),
+        "options {opts}"
+    );
+    assert!(has_opt(&sopts, "size=65536k"), "super options {sopts}");
+    assert!(has_opt(&sopts, "mode=755"), "super options {sopts}");
+    assert!(out.stdout.contains("mode=755"), "{out}");
+}
+
+#[test]
+fn noexec_mount_refuses_exec() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.add_mount(json!({
+        "destination": "/mnt/nx",
+        "type": "tmpfs",
+        "source": "tmpfs",
+        "options": ["noexec", "nosuid", "nodev"]
+    }))
+    .add_mount(
+        json!({"destination": "/mnt/x", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}),
+    )
+    .sh(
+        "cp /bin/busybox /mnt/nx/true; cp /bin/busybox /mnt/x/true; \
+         /mnt/nx/true && echo nx=ran || echo nx=refused; \
+         /mnt/x/true && echo x=ran || echo x=refused; grep ' /mnt/nx ' /proc/self/mountinfo",
+    );
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(
+        out.stdout.contains("nx=refused"),
+        "exec on a noexec mount: {out}"
+    );
+    assert!(
+        out.stdout.contains("x=ran"),
+        "exec on a normal tmpfs: {out}"
+    );
+    let (opts, _, _) = mount_line(&out.stdout, "/mnt/nx").unwrap();
+    assert!(has_opt(&opts, "noexec"), "{opts}");
+}
+
+#[test]
+fn read_only_bind_mount() {
+    let h = Hull::new();
+    let host = h.temp_dir();
+    std::fs::write(host.join("hello"), "from-the-host").unwrap();
+    let mut b = h.bundle();
+    b.add_mount(json!({
+        "destination": "/data",
+        "type": "bind",
+        "source": host.to_str().unwrap(),
+        "options": ["rbind", "ro"]
+    }))
+    .sh(
+        "cat /data/hello; echo; touch /data/new && echo write=ok || echo write=failed; \
+         cat /proc/self/mountinfo",
+    );
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(out.stdout.starts_with("from-the-host"), "{out}");
+    assert!(
+        out.stdout.contains("write=failed"),
+        "wrote to a ro bind mount: {out}"
+    );
+    assert!(!host.join("new").exists());
+    let (opts, _, _) =
+        mount_line(&out.stdout, "/data").unwrap_or_else(|| panic!("no /data: {out}"));
+    assert!(has_opt(&opts, "ro"), "{opts}");
+}
+
+#[test]
+fn writable_bind_mount() {
+    let h = Hull::new();
+    let host = h.temp_dir();
+    let mut b = h.bundle();
+    b.add_mount(json!({
+        "destination": "/data",
+        "type": "bind",
+        "source": host.to_str().unwrap(),
+        "options": ["bind", "rw"]
+    }))
+    .sh("echo written-inside > /data/new && echo write=ok");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(out.stdout.contains("write=ok"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(host.join("new")).unwrap().trim(),
+        "written-inside"
+    );
+}
+
+#[test]
+fn rbind_carries_submounts_and_bind_does_not() {
+    let h = Hull::new();
+    let host = h.temp_dir();
+    let _sub = HostMount::tmpfs(&host.join("sub"));
+    std::fs::write(host.join("sub/marker"), "in-submount").unwrap();
+    let mut b = h.bundle();
+    b.add_mount(json!({"destination": "/r", "type": "bind", "source": host.to_str().unwrap(), "options": ["rbind"]}))
+        .add_mount(json!({"destination": "/nr", "type": "bind", "source": host.to_str().unwrap(), "options": ["bind"]}))
+        .sh("cat /r/sub/marker 2>/dev/null || echo r=missing; echo; cat /nr/sub/marker 2>/dev/null || echo nr=missing");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(
+        out.stdout.contains("in-submount"),
+        "rbind lost the submount: {out}"
+    );
+    assert!(
+        out.stdout.contains("nr=missing"),
+        "a plain bind carried the submount: {out}"
+    );
+}
+
+#[test]
+fn readonly_root() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.root_readonly(true)
+        .sh("touch /x && echo write=ok || echo write=failed; cat /proc/self/mountinfo");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(out.stdout.contains("write=failed"), "{out}");
+    assert!(!b.host_path("/x").exists());
+    let (opts, _, _) =
+        mount_line(&out.stdout, "/").unwrap_or_else(|| panic!("no / in mountinfo: {out}"));
+    assert!(has_opt(&opts, "ro"), "{opts}");
+
+    let mut w = h.bundle();
+    w.root_readonly(false)
+        .sh("touch /x && echo write=ok || echo write=failed");
+    let out = h.run_fg(&h.new_id(), &w, &[]).ok();
+    assert!(out.stdout.contains("write=ok"), "{out}");
+    assert!(w.host_path("/x").exists());
+}
+
+#[test]
+fn default_devices() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh("for d in null zero full random urandom tty; do \
+            [ -c /dev/$d ] && echo $d=$(stat -c '%t:%T' /dev/$d) || echo $d=missing; done; \
+          for l in fd stdin stdout stderr ptmx; do echo link-$l=$(readlink /dev/$l); done; \
+          echo x > /dev/null && echo null=writable; \
+          echo zero=$(head -c 5 /dev/zero | wc -c); \
+          echo x 2>/dev/null > /dev/full && echo full=wrote || echo full=enospc");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let s = &out.stdout;
+    for want in [
+        "null=1:3",
+        "zero=1:5",
+        "full=1:7",
+        "random=1:8",
+        "urandom=1:9",
+        "tty=5:0",
+        "link-fd=/proc/self/fd",
+        "link-stdin=/proc/self/fd/0",
+        "link-stdout=/proc/self/fd/1",
+        "link-stderr=/proc/self/fd/2",
+        "link-ptmx=pts/ptmx",
+        "null=writable",
+        "zero=5",
+        "full=enospc",
+    ] {
+        assert!(
+            s.lines().any(|l| l.trim() == want),
+            "missing {want:?}: {out}"
+        );
+    }
+}
+
+#[test]
+fn linux_devices_entry_is_created() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.add_device(json!({"path": "/dev/mydev", "type": "c", "major": 1, "minor": 3, "fileMode": 438, "uid": 0, "gid": 0}))
+        .sh("stat -c '%F %t:%T %a' /dev/mydev; echo hi > /dev/mydev && echo mydev=writable");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(
+        out.stdout.contains("character special file 1:3 666"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("mydev=writable"), "{out}");
+}
+
+#[test]
+fn no_pivot() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh("echo pid=$$; [ -e /work ] || [ -e /usr/share ] && echo host-root || echo own-root; ls /bin/busybox");
+    assert!(Path::new("/usr/share").exists());
+    let out = h.run_fg(&h.new_id(), &b, &["--no-pivot"]).ok();
+    assert!(out.stdout.contains("pid=1"), "{out}");
+    assert!(
+        out.stdout.contains("own-root"),
+        "the container sees the host root: {out}"
+    );
+    assert!(out.stdout.contains("/bin/busybox"), "{out}");
+}
+
+/// CVE-2021-30465 style: the rootfs's `/mnt` is a symlink to `/`, and a mount targets
+/// `/mnt/hull-escape-<rand>`. Following the symlink on the host would create (and mount on)
+/// the host's `/hull-escape-<rand>`. Failing or mounting inside the rootfs are both fine.
+#[test]
+fn mount_through_a_symlink_stays_in_the_rootfs() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    std::fs::remove_dir(b.host_path("/mnt")).unwrap();
+    std::os::unix::fs::symlink("/", b.host_path("/mnt")).unwrap();
+    let name = format!("hull-escape-{}", unique());
+    let host_target = PathBuf::from("/").join(&name);
+    b.add_mount(json!({"destination": format!("/mnt/{name}"), "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}))
+        .sh("cat /proc/self/mountinfo");
+    let out = h.run_fg(&h.new_id(), &b, &[]);
+
+    let escaped = host_target.exists();
+    let host_mounts: Vec<String> =
+        hull_integration::leaks::mounts_mentioning(&host_target).collect();
+    // clean the host before asserting
+    if escaped {
+        let c = CString::new(host_target.to_str().unwrap()).unwrap();
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        let _ = std::fs::remove_dir(&host_target);
+    }
+    assert!(
+        !escaped,
+        "{} was created on the host:\n{out}",
+        host_target.display()
+    );
+    assert!(
+        host_mounts.is_empty(),
+        "host mount table has {host_mounts:?}"
+    );
+    if out.success() {
+        // then the tmpfs went inside the rootfs, never outside
+        assert!(
+            !out.stdout
+                .lines()
+                .any(|l| l.contains(&name) && !l.contains(" - tmpfs ")),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn cwd_is_set() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    std::fs::create_dir_all(b.host_path("/srv/app")).unwrap();
+    b.cwd("/srv/app").sh("pwd");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert_eq!(out.stdout.trim(), "/srv/app", "{out}");
+}
+
+#[test]
+fn user_and_groups() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.user(1000, 1000, &[10, 2000])
+        .sh("id; grep -E '^(Uid|Gid|Groups):' /proc/self/status");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let s = &out.stdout;
+    assert!(s.contains("uid=1000"), "{out}");
+    assert!(s.contains("gid=1000"), "{out}");
+    let status = |key: &str| -> Vec<String> {
+        s.lines()
+            .find(|l| l.starts_with(key))
+            .map(|l| {
+                l[key.len()..]
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_else(|| panic!("no {key}: {out}"))
+    };
+    assert_eq!(status("Uid:"), ["1000"; 4], "{out}");
+    assert_eq!(status("Gid:"), ["1000"; 4], "{out}");
+    let groups = status("Groups:");
+    assert!(
+        groups.contains(&"10".to_string()) && groups.contains(&"2000".to_string()),
+        "{out}"
+    );
+    assert!(
+        !groups.contains(&"0".to_string()),
+        "root's group was kept: {out}"
+    );
+}

@@ -1,0 +1,160 @@
+//! Namespaces: new ones (pid, uts, net, ipc, mnt), none, and joined by path.
+
+use hull_integration::{ns_link, Hull};
+use std::time::Duration;
+
+#[test]
+fn container_is_pid_1() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh("echo pid=$$; ps -o pid,comm 2>/dev/null | wc -l");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(out.stdout.lines().any(|l| l.trim() == "pid=1"), "{out}");
+}
+
+#[test]
+fn container_sees_only_its_own_processes() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh("tr '\\0' ' ' < /proc/1/cmdline; echo; ls /proc | grep -cE '^[0-9]+$'");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let mut lines = out.stdout.lines();
+    let init = lines.next().unwrap_or("");
+    assert!(
+        init.starts_with("/bin/sh -c"),
+        "pid 1 is the container's shell: {out}"
+    );
+    let count: usize = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("a count");
+    // the shell, ls, grep, and perhaps a subshell: never the host's hundreds
+    assert!(count <= 6, "the container sees host processes: {out}");
+}
+
+#[test]
+fn hostname_is_set() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.hostname("hull-test-host")
+        .sh("hostname; cat /proc/sys/kernel/hostname");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines, ["hull-test-host", "hull-test-host"], "{out}");
+}
+
+/// (runc 1.1 ignores `domainname`; runc 1.2 and crun set it, as the runtime-spec says.)
+#[test]
+fn domainname_is_set() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.domainname("hull.example")
+        .sh("cat /proc/sys/kernel/domainname");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert_eq!(out.stdout.trim(), "hull.example", "{out}");
+}
+
+#[test]
+fn new_netns_has_only_lo_and_it_is_up() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh("ls /sys/class/net; echo ---; ip link show lo");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let (ifaces, lo) = out.stdout.split_once("---").expect("both parts printed");
+    let names: Vec<&str> = ifaces.split_whitespace().collect();
+    assert_eq!(names, ["lo"], "{out}");
+    let flags = lo
+        .split_once('<')
+        .and_then(|(_, r)| r.split_once('>'))
+        .map(|(f, _)| f)
+        .unwrap_or("");
+    assert!(flags.split(',').any(|f| f == "UP"), "lo is not up: {out}");
+}
+
+#[test]
+fn namespaces_differ_from_the_host() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh("for n in pid net ipc uts mnt; do echo $n $(readlink /proc/self/ns/$n); done");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    for ns in ["pid", "net", "ipc", "uts", "mnt"] {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{ns} ")))
+            .unwrap_or_else(|| panic!("no {ns}: {out}"));
+        let inside = line.split_once(' ').unwrap().1.trim();
+        assert!(inside.starts_with(&format!("{ns}:[")), "{out}");
+        assert_ne!(inside, ns_link("self", ns), "{ns} namespace is the host's");
+    }
+}
+
+#[test]
+fn without_a_network_namespace_the_host_interfaces_are_seen() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.remove_namespace("network")
+        .sh("readlink /proc/self/ns/net; ip -o link show | cut -d: -f2 | tr -d ' '");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let mut lines = out.stdout.lines();
+    assert_eq!(lines.next().unwrap_or(""), ns_link("self", "net"), "{out}");
+    let mut seen: Vec<String> = lines
+        .map(|l| l.split('@').next().unwrap().to_string())
+        .collect();
+    seen.sort();
+    let mut host: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    host.sort();
+    assert_eq!(seen, host, "{out}");
+}
+
+#[test]
+fn join_namespaces_by_path() {
+    let h = Hull::new();
+    let mut a = h.bundle();
+    a.hostname("alpha").args(&["sleep", "1000"]);
+    let ida = h.new_id();
+    h.run_fg(&ida, &a, &["--detach"]).ok();
+    let apid = h.pid(&ida).to_string();
+
+    let mut b = h.bundle();
+    b.no_hostname()
+        .add_namespace("uts", Some(&format!("/proc/{apid}/ns/uts")))
+        .add_namespace("network", Some(&format!("/proc/{apid}/ns/net")))
+        .sh("hostname; readlink /proc/self/ns/net; readlink /proc/self/ns/uts; readlink /proc/self/ns/ipc");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("alpha"),
+        "B sees A's hostname: {out}"
+    );
+    assert_eq!(
+        lines.get(1).copied(),
+        Some(ns_link(&apid, "net").as_str()),
+        "B is in A's net ns: {out}"
+    );
+    assert_eq!(
+        lines.get(2).copied(),
+        Some(ns_link(&apid, "uts").as_str()),
+        "B is in A's uts ns: {out}"
+    );
+    assert_ne!(
+        lines.get(3).copied(),
+        Some(ns_link(&apid, "ipc").as_str()),
+        "B has its own ipc ns: {out}"
+    );
+    // A is untouched
+    assert_eq!(h.status(&ida).as_deref(), Some("running"));
+    let mut c = h.bundle();
+    c.no_hostname()
+        .add_namespace("uts", Some(&format!("/proc/{apid}/ns/uts")))
+        .sh("hostname");
+    let again = h.run_fg(&h.new_id(), &c, &[]).ok();
+    assert_eq!(again.stdout.trim(), "alpha", "{again}");
+    h.kill(&ida, Some("KILL")).ok();
+    h.wait_status(&ida, "stopped", Duration::from_secs(30));
+}
