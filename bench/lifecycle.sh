@@ -1,0 +1,35 @@
+#!/bin/sh
+# Lifecycle benchmark: hull vs runc vs crun (those installed), side by side, with hyperfine.
+#   create+start+delete of a /bin/true container, and `run` of it.
+set -eu
+cd "$(dirname "$0")/.."
+command -v hyperfine >/dev/null || apt-get install -y hyperfine >/dev/null
+cargo build --release -q
+work=$(mktemp -d /tmp/hull-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+sh demo/rootfs.sh "$work/rootfs"
+target/release/hull spec --bundle "$work"
+python3 - "$work/config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+config = json.load(open(path))
+config["process"]["terminal"] = False
+config["process"]["args"] = ["/bin/true"]
+json.dump(config, open(path, "w"))
+PY
+hull=$(pwd)/target/release/hull
+set -- "hull:$hull"
+for rt in runc crun; do
+    command -v "$rt" >/dev/null && set -- "$@" "$rt:$(command -v "$rt")"
+done
+lifecycle=""; run=""
+for entry in "$@"; do
+    name=${entry%%:*}; bin=${entry#*:}
+    root="$work/state-$name"
+    lifecycle="$lifecycle -n $name '$bin --root $root create --bundle $work b-$name >/dev/null && $bin --root $root start b-$name && $bin --root $root delete -f b-$name'"
+    run="$run -n $name '$bin --root $root run --bundle $work r-$name'"
+done
+echo "== create + start + delete of /bin/true"
+eval hyperfine --warmup 5 --runs "${RUNS:-50}" $lifecycle
+echo "== run /bin/true"
+eval hyperfine --warmup 5 --runs "${RUNS:-50}" $run
