@@ -62,8 +62,14 @@ pub fn load(dir: &Path) -> Result<Bundle, SpecError> {
         path: path.clone(),
         source,
     })?;
-    let de = &mut serde_json::Deserializer::from_slice(&text);
-    let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| SpecError::Parse {
+    let mut raw: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| SpecError::Parse {
+            path: path.clone(),
+            field: ".".into(),
+            reason: e.to_string(),
+        })?;
+    crate::security::tolerate(&mut raw);
+    let spec: Spec = serde_path_to_error::deserialize(raw).map_err(|e| SpecError::Parse {
         path: path.clone(),
         field: e.path().to_string(),
         reason: e.inner().to_string(),
@@ -124,6 +130,7 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
             "setting the domainname needs a new uts namespace",
         ));
     }
+    crate::security::validate(spec).map_err(|(field, reason)| invalid(field, reason))?;
     validate_mounts(spec)?;
     validate_hooks(spec)
 }

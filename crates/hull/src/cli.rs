@@ -75,6 +75,61 @@ pub struct CreateFlags {
     pub no_new_keyring: bool,
 }
 
+/// Flags of `exec`, as runc's.
+#[derive(Debug, Args)]
+pub struct ExecFlags {
+    /// The container id.
+    pub id: String,
+    /// The command to run and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// A process.json describing the whole process (instead of the command line).
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Unix socket to send the pty master to (with --tty).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory in the container.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable (KEY=VALUE); repeatable.
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// uid[:gid] to run as.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional group ids; repeatable.
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Detach from the process.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the process's pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// SELinux label for the process.
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// AppArmor profile for the process.
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// Set no_new_privileges.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Add a capability; repeatable.
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Pass this many fds (from 3 up) on to the process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Allow exec into a paused container.
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a container; its process waits for `start`.
@@ -95,6 +150,8 @@ pub enum Command {
         #[arg(long = "no-subreaper")]
         no_subreaper: bool,
     },
+    /// Run a new process in a running container.
+    Exec(ExecFlags),
     /// Print the state of a container.
     State { id: String },
     /// Send a signal to a container's init (default SIGTERM).
@@ -141,6 +198,7 @@ impl Command {
             Command::Create(c) => ("create", Some(c.id.clone())),
             Command::Start { id } => ("start", Some(id.clone())),
             Command::Run { create, .. } => ("run", Some(create.id.clone())),
+            Command::Exec(e) => ("exec", Some(e.id.clone())),
             Command::State { id } => ("state", Some(id.clone())),
             Command::Kill { id, .. } => ("kill", Some(id.clone())),
             Command::Delete { id, .. } => ("delete", Some(id.clone())),

@@ -65,6 +65,15 @@ impl Plan {
         plan
     }
 
+    /// A plan that creates nothing and joins `join` (in the right order).
+    pub fn joining(mut join: Vec<(LinuxNamespaceType, PathBuf)>) -> Plan {
+        join.sort_by_key(|(kind, _)| join_rank(*kind));
+        Plan {
+            new: CloneFlags::empty(),
+            join,
+        }
+    }
+
     /// Open every namespace to join (before entering any, so that paths still resolve).
     pub fn open_joins(&self) -> Result<Vec<(LinuxNamespaceType, File)>> {
         self.join

@@ -25,7 +25,10 @@ fn clone3(flags: CloneFlags) -> Result<Forked> {
     // SAFETY: clone_args is plain data; zero is a valid value for every field.
     let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
     args.flags = flags.bits() as u64;
-    args.exit_signal = libc::SIGCHLD as u64;
+    // With CLONE_PARENT the kernel wants exit_signal 0 and uses the parent's own (SIGCHLD).
+    if !flags.contains(CloneFlags::CLONE_PARENT) {
+        args.exit_signal = libc::SIGCHLD as u64;
+    }
     // SAFETY: clone3 with a null stack behaves like fork; the process is single-threaded, so
     // the child has a consistent copy of memory.
     let ret = unsafe {

@@ -196,7 +196,7 @@ fn drive_init(chan: &Channel, record: &Record) -> Result<()> {
 }
 
 /// Write the pid file atomically (a temporary file renamed into place), as runc does.
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension("hull-tmp");
     std::fs::write(&tmp, pid.to_string()).ctx(|| format!("write pid file {}", tmp.display()))?;
     std::fs::rename(&tmp, path).ctx(|| format!("write pid file {}", path.display()))

@@ -3,6 +3,8 @@
 pub mod cgroup;
 pub mod create;
 pub mod delete;
+pub mod exec;
+pub mod exec_process;
 pub mod kill;
 pub mod list;
 pub mod run;

@@ -42,13 +42,9 @@ pub fn run(opts: &CreateOptions, mode: RunMode) -> Result<i32> {
     let RunMode::Foreground { keep } = mode else {
         return start_or_remove(&c).map(|_| 0);
     };
-    let mut set = SigSet::empty();
-    FORWARDED.iter().for_each(|s| set.add(*s));
-    set.add(Signal::SIGCHLD);
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
-        .ctx(|| "block signals")?;
+    let set = block_forwarded_signals()?;
     start_or_remove(&c)?;
-    let code = forward_until_exit(&c, &set)?;
+    let code = forward_until_exit(Pid::from_raw(c.record.pid), &set)?;
     if !keep {
         delete::delete(&opts.root, &opts.id, true)?;
     }
@@ -64,9 +60,18 @@ fn start_or_remove(c: &Container) -> Result<()> {
     Ok(())
 }
 
-/// Wait for signals: pass each on to init, and on SIGCHLD reap; stop when init is reaped.
-fn forward_until_exit(c: &Container, set: &SigSet) -> Result<i32> {
-    let init = Pid::from_raw(c.record.pid);
+/// Block the signals hull forwards (and SIGCHLD), to receive them with `sigwait`.
+pub(crate) fn block_forwarded_signals() -> Result<SigSet> {
+    let mut set = SigSet::empty();
+    FORWARDED.iter().for_each(|s| set.add(*s));
+    set.add(Signal::SIGCHLD);
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
+        .ctx(|| "block signals")?;
+    Ok(set)
+}
+
+/// Wait for signals: pass each on to `init`, and on SIGCHLD reap; stop when `init` is reaped.
+pub(crate) fn forward_until_exit(init: Pid, set: &SigSet) -> Result<i32> {
     loop {
         if let Some(code) = reap(init)? {
             return Ok(code);

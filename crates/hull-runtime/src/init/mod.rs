@@ -3,6 +3,7 @@
 
 mod cgroupfs;
 mod devices;
+pub mod enter;
 mod exec;
 mod hostname;
 pub mod inroot;
@@ -20,12 +21,12 @@ use std::os::fd::RawFd;
 
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::{umask, Mode};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
 
 use crate::bootstrap::channel::{Channel, Msg};
 use crate::error::{Context as _, Error, Result};
 use crate::hooks::{self, HookPoint};
-use crate::security::{nnp, rlimits};
+use crate::security::{self, caps, nnp, oom, rlimits};
 use crate::spec::Bundle;
 
 /// What init needs from the parent, fixed before the clone.
@@ -62,6 +63,7 @@ fn at(step: &'static str) -> impl FnOnce(Error) -> (&'static str, Error) {
 fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     let spec = &cfg.bundle.spec;
     let state = wait_proceed(chan).map_err(at("wait for the parent"))?;
+    let mut listener = security::seccomp_listener(spec, &state).map_err(at("seccomp listener"))?;
     umask(Mode::empty());
     if cfg.new_namespaces.contains(CloneFlags::CLONE_NEWCGROUP) {
         // Only now that the parent has put us in our cgroup, so the namespace is rooted there.
@@ -89,12 +91,19 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         paths::mask(linux.masked_paths().as_deref().unwrap_or_default())
             .map_err(at("maskedPaths"))?;
     }
-    let (program, args, env) = become_process(spec).map_err(at("process"))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or(("process", Error::Msg("missing".into())))?;
+    let seccomp = security::seccomp_profile(spec);
+    let (program, args, env) =
+        become_process_with(process, seccomp, &mut listener).map_err(at("process"))?;
     chan.send(&Msg::Ready).map_err(at("report ready"))?;
     exec::wait_for_start(cfg.fifo).map_err(at("wait for start"))?;
     hooks::run_point(spec, HookPoint::StartContainer, &state)
         .map_err(at("startContainer hooks"))?;
     exec::close_inherited_fds(2).map_err(at("close fds"))?;
+    security::load_seccomp(seccomp, process, &mut listener, true).map_err(at("seccomp"))?;
     Err(("exec", exec::execve(&program, &args, &env)))
 }
 
@@ -137,12 +146,22 @@ fn enter_root(cfg: &InitConfig) -> Result<()> {
 }
 
 /// Apply rlimits, no_new_privileges, the user and cwd; find the program. Returns what execve needs.
-fn become_process(spec: &Spec) -> Result<(std::path::PathBuf, Vec<String>, Vec<String>)> {
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::Msg("process: missing".into()))?;
+/// Shared by init and `exec`.
+pub(crate) fn become_process(
+    process: &Process,
+) -> Result<(std::path::PathBuf, Vec<String>, Vec<String>)> {
+    become_process_with(process, None, &mut None)
+}
+
+/// [`become_process`], loading `seccomp` before the capabilities are dropped when the process
+/// has no noNewPrivileges (otherwise the caller loads it last, just before execve).
+pub(crate) fn become_process_with(
+    process: &Process,
+    seccomp: Option<&LinuxSeccomp>,
+    listener: &mut security::Listener,
+) -> Result<(std::path::PathBuf, Vec<String>, Vec<String>)> {
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
+    oom::apply(process.oom_score_adj())?;
     if process.no_new_privileges().unwrap_or(false) {
         nnp::set_no_new_privs()?;
     }
@@ -150,8 +169,12 @@ fn become_process(spec: &Spec) -> Result<(std::path::PathBuf, Vec<String>, Vec<S
     if !cwd.exists() {
         std::fs::create_dir_all(cwd).ctx(|| format!("process.cwd: create {}", cwd.display()))?;
     }
+    let cap_sets = caps::plan(process.capabilities().as_ref())?;
+    security::load_seccomp(seccomp, process, listener, false)?;
+    caps::before_user(&cap_sets)?;
     user::become_user(process.user())?;
     chdir_inside(cwd)?;
+    caps::after_user(&cap_sets)?;
     let mut env = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user::home_of(process.user().uid())));

@@ -1,5 +1,68 @@
-//! Confinement applied by init: rlimits, no_new_privileges (capabilities, seccomp and LSMs
-//! come with the confinement issue).
+//! Confinement applied by init: capabilities, rlimits, no_new_privileges, the OOM score,
+//! seccomp and the LSM labels. [`validate`] checks what the config asks before any side effect.
 
+pub mod caps;
 pub mod nnp;
+pub mod oom;
 pub mod rlimits;
+pub mod seccomp;
+
+use std::os::fd::OwnedFd;
+
+use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
+
+use crate::error::Result;
+
+/// A connected seccomp agent socket and the state document to send it with the notify fd.
+pub type Listener = Option<(OwnedFd, Vec<u8>)>;
+
+/// Check the confinement fields (seccomp profile); the error is `(field, reason)`.
+pub fn validate(spec: &Spec) -> std::result::Result<(), (String, String)> {
+    if let Some(profile) = seccomp_profile(spec) {
+        seccomp::check(profile).map_err(|b| (b.field, b.reason))?;
+    }
+    Ok(())
+}
+
+/// Adjust the raw config JSON before it is parsed: names oci-spec would refuse but runc only
+/// warns about (unknown capabilities, seccomp flags hull cannot apply) are dropped.
+pub fn tolerate(config: &mut serde_json::Value) {
+    caps::drop_unknown_names(config);
+    seccomp::drop_unsupported_flags(config);
+}
+
+/// The seccomp profile, if the config has one.
+pub fn seccomp_profile(spec: &Spec) -> Option<&LinuxSeccomp> {
+    spec.linux().as_ref().and_then(|l| l.seccomp().as_ref())
+}
+
+/// Connect to the seccomp agent when the profile notifies (init does this before pivot_root).
+pub fn seccomp_listener(spec: &Spec, state: &str) -> Result<Listener> {
+    let Some(profile) = seccomp_profile(spec).filter(|p| seccomp::has_notify(p)) else {
+        return Ok(None);
+    };
+    let Some(path) = profile.listener_path() else {
+        return Ok(None);
+    };
+    let sock = seccomp::connect_listener(path)?;
+    let doc = seccomp::process_state(state, profile.listener_metadata().as_deref())?;
+    Ok(Some((sock, doc)))
+}
+
+/// Load the seccomp filter if this is its moment: with noNewPrivileges, `late` (just before
+/// execve, after the start handshake); without, early (while init still has CAP_SYS_ADMIN,
+/// before the capabilities are dropped), as runc does. Used by init and by `exec`.
+pub fn load_seccomp(
+    profile: Option<&LinuxSeccomp>,
+    process: &Process,
+    listener: &mut Listener,
+    late: bool,
+) -> Result<()> {
+    let Some(profile) = profile else {
+        return Ok(());
+    };
+    if process.no_new_privileges().unwrap_or(false) != late {
+        return Ok(());
+    }
+    seccomp::load(profile, listener.take())
+}

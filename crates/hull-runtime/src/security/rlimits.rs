@@ -49,7 +49,7 @@ pub fn apply(limits: &[PosixRlimit]) -> Result<()> {
         unsafe { libc::getrlimit(res, &mut have) };
         if err == nix::errno::Errno::EPERM && l.hard() > have.rlim_max {
             return Err(Error::Msg(format!(
-                "process.rlimits: {:?}: hard limit {} is above the runtime's own hard limit {}",
+                "process.rlimits: {}: hard limit {} is above the runtime's own hard limit {}",
                 l.typ(),
                 l.hard(),
                 have.rlim_max
@@ -57,7 +57,7 @@ pub fn apply(limits: &[PosixRlimit]) -> Result<()> {
         }
         return Err(err).ctx(|| {
             format!(
-                "setrlimit {:?} soft {} hard {}",
+                "process.rlimits: setrlimit {} soft {} hard {}",
                 l.typ(),
                 l.soft(),
                 l.hard()

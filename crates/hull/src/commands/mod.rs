@@ -2,6 +2,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod list;
 mod run;
@@ -28,6 +29,7 @@ pub fn dispatch(global: &Global, command: Command) -> anyhow::Result<i32> {
             keep,
             no_subreaper: _,
         } => run::run(global, &create, detach, keep),
+        Command::Exec(flags) => exec::run(global, &flags),
         Command::State { id } => state::run(global, &id),
         Command::Kill { id, signal, all } => kill::run(global, &id, &signal, all),
         Command::Delete { id, force } => delete::run(global, &id, force),

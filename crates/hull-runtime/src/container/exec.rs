@@ -1,0 +1,132 @@
+//! `exec`: start another process in a running container, as runc's nsenter path does. An
+//! intermediate process joins every namespace of the container's init with `setns` (user
+//! first, mount last) and clones the new process with `CLONE_PARENT`; hull puts it in the
+//! container's cgroup, then it takes on the process's user, capabilities and cwd, and execs.
+
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+
+use super::run::{block_forwarded_signals, forward_until_exit};
+use super::state::{Container, Status};
+use crate::bootstrap::channel::{self, Msg};
+use crate::bootstrap::namespaces::Plan;
+use crate::bootstrap::spawn::spawn_init;
+use crate::error::{Error, Result};
+
+/// What `exec` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// The state root.
+    pub root: PathBuf,
+    /// The container.
+    pub id: String,
+    /// The process to start, complete (args, env, cwd, user, capabilities...).
+    pub process: Process,
+    /// Return once the process runs instead of waiting for it.
+    pub detach: bool,
+    /// Where to write the new process's pid.
+    pub pid_file: Option<PathBuf>,
+    /// Pass fds 3..3+N on to the process.
+    pub preserve_fds: u32,
+    /// Allow exec into a paused container.
+    pub ignore_paused: bool,
+}
+
+/// Start the process; returns the exit code hull should exit with (0 when detached).
+pub fn exec(opts: &ExecOptions) -> Result<i32> {
+    let c = Container::load(&opts.root, &opts.id)?;
+    check_status(&c, opts.ignore_paused)?;
+    let plan = join_plan(&c);
+    let (parent, child) = channel::pair()?;
+    let preserve = opts.preserve_fds;
+    let pid = spawn_init(&plan, &parent, child, |chan| {
+        crate::init::enter::run(chan, &opts.process, preserve)
+    })?;
+    let started = super::cgroup::of(&c.record)
+        .and_then(|cg| Ok(cg.apply(pid)?))
+        .and_then(|_| {
+            parent.send(&Msg::Proceed {
+                state: String::new(),
+            })
+        })
+        .and_then(|_| wait_exec(&parent));
+    if let Err(e) = started {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = waitpid(Pid::from_raw(pid), None);
+        return Err(e);
+    }
+    if let Some(path) = &opts.pid_file {
+        super::create::write_pid_file(path, pid)?;
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    let set = block_forwarded_signals()?;
+    forward_until_exit(Pid::from_raw(pid), &set)
+}
+
+fn check_status(c: &Container, ignore_paused: bool) -> Result<()> {
+    let status = c.status();
+    let refuse = match status {
+        Status::Stopped => Some("cannot exec in a stopped container"),
+        Status::Paused if !ignore_paused => {
+            Some("cannot exec in a paused container (use --ignore-paused)")
+        }
+        _ => None,
+    };
+    match refuse {
+        Some(what) => Err(Error::BadStatus {
+            id: c.record.id.clone(),
+            status: status.to_string(),
+            what: what.into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Join every namespace the container has, through its init's `/proc/<pid>/ns` links.
+fn join_plan(c: &Container) -> Plan {
+    let proc_ns = Path::new("/proc").join(c.record.pid.to_string()).join("ns");
+    let namespaces = c
+        .record
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone());
+    let join = namespaces
+        .into_iter()
+        .flatten()
+        .map(|ns| (ns.typ(), proc_ns.join(ns_file(ns.typ()))));
+    Plan::joining(join.collect())
+}
+
+fn ns_file(kind: LinuxNamespaceType) -> &'static str {
+    match kind {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// The channel closes (close-on-exec) when the process execs; a message means it failed.
+fn wait_exec(chan: &channel::Channel) -> Result<()> {
+    match chan.recv()? {
+        None => Ok(()),
+        Some(Msg::Failed { step, error }) => Err(Error::Init {
+            step,
+            message: error,
+        }),
+        Some(other) => Err(Error::Msg(format!(
+            "unexpected message from the exec'd process: {other:?}"
+        ))),
+    }
+}

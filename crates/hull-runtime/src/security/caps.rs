@@ -1,0 +1,227 @@
+//! `process.capabilities`: the five sets, applied around the switch to `process.user` as runc
+//! does: the bounding set is reduced and PR_SET_KEEPCAPS set while init is still root
+//! ([`before_user`]); after setresuid the effective, inheritable and permitted sets are set
+//! with capset, and the ambient set is raised last ([`after_user`]).
+//!
+//! A missing `capabilities` object, or a missing set in it, means an empty set (runc).
+//! A capability the kernel lacks, or that hull itself does not hold (so it cannot hand it
+//! on), is left out with a warning naming it; the container still runs.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use caps::{CapSet, Capability, CapsHashSet};
+use oci_spec::runtime::{Capabilities, LinuxCapabilities};
+
+use crate::error::{Error, Result};
+
+/// The five sets to give the process, checked against the kernel and the runtime.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CapSets {
+    /// The bounding set: everything else is dropped from it.
+    pub bounding: CapsHashSet,
+    /// The effective set.
+    pub effective: CapsHashSet,
+    /// The permitted set.
+    pub permitted: CapsHashSet,
+    /// The inheritable set.
+    pub inheritable: CapsHashSet,
+    /// The ambient set.
+    pub ambient: CapsHashSet,
+}
+
+fn caps_err(what: &str) -> impl FnOnce(caps::errors::CapsError) -> Error + '_ {
+    move |e| Error::Msg(format!("capabilities: {what}: {e}"))
+}
+
+/// Our name for an oci-spec capability (`CAP_…`), or None when the `caps` crate lacks it.
+fn convert(cap: &oci_spec::runtime::Capability) -> Option<Capability> {
+    Capability::from_str(&format!("CAP_{cap}")).ok()
+}
+
+fn convert_set(set: &Option<Capabilities>, unknown: &mut HashSet<String>) -> CapsHashSet {
+    let mut out = CapsHashSet::new();
+    for cap in set.iter().flatten() {
+        match convert(cap) {
+            Some(c) => {
+                out.insert(c);
+            }
+            None => {
+                unknown.insert(format!("CAP_{cap}"));
+            }
+        }
+    }
+    out
+}
+
+impl CapSets {
+    /// The sets as the config gives them (None: all empty), before any check.
+    pub fn from_spec(caps: Option<&LinuxCapabilities>) -> CapSets {
+        let mut unknown = HashSet::new();
+        let sets = match caps {
+            None => CapSets::default(),
+            Some(c) => CapSets {
+                bounding: convert_set(c.bounding(), &mut unknown),
+                effective: convert_set(c.effective(), &mut unknown),
+                permitted: convert_set(c.permitted(), &mut unknown),
+                inheritable: convert_set(c.inheritable(), &mut unknown),
+                ambient: convert_set(c.ambient(), &mut unknown),
+            },
+        };
+        for name in unknown {
+            tracing::warn!("capabilities: {name} is not known to hull; skipped");
+        }
+        sets
+    }
+
+    fn all_named(&self) -> CapsHashSet {
+        let mut all = self.bounding.clone();
+        for s in [
+            &self.effective,
+            &self.permitted,
+            &self.inheritable,
+            &self.ambient,
+        ] {
+            all.extend(s.iter().copied());
+        }
+        all
+    }
+
+    /// Leave out (with a warning each) the capabilities not in `supported` (the kernel's)
+    /// and, from every set but bounding, those not in `held` (the runtime's permitted set).
+    pub fn restrict(mut self, supported: &CapsHashSet, held: &CapsHashSet) -> CapSets {
+        let mut names: Vec<Capability> = self.all_named().into_iter().collect();
+        names.sort_by_key(|c| c.index());
+        for cap in names {
+            if !supported.contains(&cap) {
+                tracing::warn!("capabilities: {cap} is not supported by the kernel; skipped");
+                self.remove(cap, true);
+            } else if !held.contains(&cap) {
+                tracing::warn!("capabilities: {cap} is not held by the runtime; skipped");
+                self.remove(cap, false);
+            }
+        }
+        self
+    }
+
+    fn remove(&mut self, cap: Capability, from_bounding: bool) {
+        if from_bounding {
+            self.bounding.remove(&cap);
+        }
+        for s in [
+            &mut self.effective,
+            &mut self.permitted,
+            &mut self.inheritable,
+            &mut self.ambient,
+        ] {
+            s.remove(&cap);
+        }
+    }
+}
+
+/// The config's sets, restricted to what this kernel has and this runtime holds.
+pub fn plan(caps: Option<&LinuxCapabilities>) -> Result<CapSets> {
+    let held = caps::read(None, CapSet::Permitted).map_err(caps_err("read our own"))?;
+    let supported = caps::runtime::thread_all_supported();
+    Ok(CapSets::from_spec(caps).restrict(&supported, &held))
+}
+
+/// While still root: drop from the bounding set every capability not in `sets.bounding`,
+/// and keep the permitted set across the coming setresuid.
+pub fn before_user(sets: &CapSets) -> Result<()> {
+    for cap in caps::runtime::thread_all_supported() {
+        if !sets.bounding.contains(&cap) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(caps_err(&format!("drop {cap} from the bounding set")))?;
+        }
+    }
+    caps::securebits::set_keepcaps(true).map_err(caps_err("PR_SET_KEEPCAPS"))
+}
+
+/// After setresuid: set effective, inheritable and permitted (in the order the kernel allows
+/// when shrinking from full sets), then the ambient set, and turn keepcaps off again.
+pub fn after_user(sets: &CapSets) -> Result<()> {
+    // Effective first: it must stay within permitted, which is still the runtime's.
+    caps::set(None, CapSet::Effective, &sets.effective).map_err(caps_err("set effective"))?;
+    caps::set(None, CapSet::Inheritable, &sets.inheritable).map_err(caps_err("set inheritable"))?;
+    caps::set(None, CapSet::Permitted, &sets.permitted).map_err(caps_err("set permitted"))?;
+    caps::securebits::set_keepcaps(false).map_err(caps_err("PR_SET_KEEPCAPS off"))?;
+    if caps::runtime::ambient_set_supported().is_err() {
+        if !sets.ambient.is_empty() {
+            tracing::warn!("capabilities: the kernel has no ambient set; ambient skipped");
+        }
+        return Ok(());
+    }
+    caps::clear(None, CapSet::Ambient).map_err(caps_err("clear ambient"))?;
+    for cap in &sets.ambient {
+        // The kernel raises only a capability both permitted and inheritable; runc's default
+        // config names ambient caps without inheritable ones, and runc ignores the failure.
+        if !(sets.permitted.contains(cap) && sets.inheritable.contains(cap)) {
+            tracing::debug!("capabilities: ambient {cap} is not permitted and inheritable");
+            continue;
+        }
+        caps::raise(None, CapSet::Ambient, *cap)
+            .map_err(caps_err(&format!("raise {cap} in the ambient set")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_caps(json: &str) -> LinuxCapabilities {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn missing_sets_are_empty() {
+        let sets = CapSets::from_spec(Some(&spec_caps(r#"{"bounding":["CAP_KILL"]}"#)));
+        assert_eq!(
+            sets.bounding,
+            CapsHashSet::from_iter([Capability::CAP_KILL])
+        );
+        assert!(sets.effective.is_empty() && sets.ambient.is_empty());
+        assert_eq!(CapSets::from_spec(None), CapSets::default());
+    }
+
+    #[test]
+    fn caps_not_held_are_left_out_except_from_bounding() {
+        let sets = CapSets::from_spec(Some(&spec_caps(
+            r#"{"bounding":["CAP_KILL","CAP_SYS_RESOURCE"],"effective":["CAP_KILL","CAP_SYS_RESOURCE"]}"#,
+        )));
+        let supported = caps::all();
+        let held = CapsHashSet::from_iter([Capability::CAP_KILL]);
+        let r = sets.restrict(&supported, &held);
+        assert_eq!(r.effective, held);
+        assert!(r.bounding.contains(&Capability::CAP_SYS_RESOURCE));
+        let r2 = r.restrict(&held, &held);
+        assert_eq!(r2.bounding, held);
+    }
+}
+
+/// Remove from `process.capabilities` (in the raw config JSON) every name oci-spec cannot
+/// parse, with a warning naming it, so a capability newer than hull only costs a warning (as
+/// with runc) instead of refusing the whole config.
+pub fn drop_unknown_names(config: &mut serde_json::Value) {
+    let Some(sets) = config
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    else {
+        return;
+    };
+    for (set, names) in sets.iter_mut() {
+        let Some(list) = names.as_array_mut() else {
+            continue;
+        };
+        list.retain(|name| {
+            let known =
+                serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_ok();
+            if !known && name.is_string() {
+                tracing::warn!("process.capabilities.{set}: unknown capability {name}; skipped");
+                return false;
+            }
+            true
+        });
+    }
+}

@@ -1,0 +1,42 @@
+//! `hull exec`.
+
+use hull_runtime::container::exec::{exec, ExecOptions};
+use hull_runtime::container::exec_process::{self, Overrides};
+use hull_runtime::container::state::Container;
+
+use crate::cli::{ExecFlags, Global};
+
+pub fn run(global: &Global, flags: &ExecFlags) -> anyhow::Result<i32> {
+    let process = match &flags.process {
+        Some(path) => exec_process::from_file(path)?,
+        None => {
+            let c = Container::load(&global.root, &flags.id)?;
+            exec_process::with_overrides(&c, &overrides(flags))?
+        }
+    };
+    let opts = ExecOptions {
+        root: global.root.clone(),
+        id: flags.id.clone(),
+        process,
+        detach: flags.detach,
+        pid_file: flags.pid_file.clone(),
+        preserve_fds: flags.preserve_fds,
+        ignore_paused: flags.ignore_paused,
+    };
+    Ok(exec(&opts)?)
+}
+
+fn overrides(flags: &ExecFlags) -> Overrides {
+    Overrides {
+        args: flags.command.clone(),
+        env: flags.env.clone(),
+        cwd: flags.cwd.clone(),
+        user: flags.user.clone(),
+        additional_gids: flags.additional_gids.clone(),
+        caps: flags.cap.clone(),
+        tty: flags.tty,
+        no_new_privs: flags.no_new_privs,
+        apparmor: flags.apparmor.clone(),
+        process_label: flags.process_label.clone(),
+    }
+}
