@@ -73,6 +73,12 @@ pub struct CreateFlags {
     /// Do not create a new session keyring for the container.
     #[arg(long = "no-new-keyring")]
     pub no_new_keyring: bool,
+    /// Unix socket to send the pty master to (when process.terminal is true).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Pass this many fds (from 3 up) on to the container.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
 }
 
 /// Flags of `exec`, as runc's.
@@ -130,6 +136,59 @@ pub struct ExecFlags {
     pub ignore_paused: bool,
 }
 
+/// Flags of `update`, as runc's: each changes one resource of the live container.
+#[derive(Debug, Args)]
+pub struct UpdateFlags {
+    /// The container id.
+    pub id: String,
+    /// Read the new resources (OCI `linux.resources` JSON) from this file, `-` for stdin;
+    /// the other flags are then ignored.
+    #[arg(short, long)]
+    pub resources: Option<String>,
+    /// Block IO weight (10..=1000).
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// CPU CFS period in microseconds.
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota in microseconds (-1: unlimited).
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-share", visible_alias = "cpu-shares")]
+    pub cpu_share: Option<u64>,
+    /// CPU real-time period in microseconds.
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU real-time runtime in microseconds.
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs to run on (e.g. 0-3, 0,1).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use (e.g. 0-3, 0,1).
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Kernel memory limit (deprecated; ignored where the kernel lacks it).
+    #[arg(long = "kernel-memory", allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP buffer memory limit (deprecated).
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit (e.g. 64m; -1: unlimited).
+    #[arg(short, long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory reservation (soft limit).
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap).
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of pids (-1: unlimited).
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a container; its process waits for `start`.
@@ -180,6 +239,32 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Suspend every process of a container (cgroup freezer).
+    Pause { id: String },
+    /// Resume a paused container.
+    Resume { id: String },
+    /// List the processes of a container: runs `ps` (default `-ef`) and keeps its rows.
+    Ps {
+        id: String,
+        /// Output format: table (ps output) or json (an array of pids).
+        #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        /// Options passed to ps (after `--`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Print container events (stats every interval, oom) as JSON lines.
+    Events {
+        id: String,
+        /// Print the statistics once and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Interval between stats events (e.g. 5s, 500ms).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+    },
+    /// Change the resource limits of a running container.
+    Update(UpdateFlags),
     /// Write a default config.json.
     Spec {
         /// Directory to write config.json to.
@@ -204,6 +289,11 @@ impl Command {
             Command::Delete { id, .. } => ("delete", Some(id.clone())),
             Command::List { .. } => ("list", None),
             Command::Spec { .. } => ("spec", None),
+            Command::Pause { id } => ("pause", Some(id.clone())),
+            Command::Resume { id } => ("resume", Some(id.clone())),
+            Command::Ps { id, .. } => ("ps", Some(id.clone())),
+            Command::Events { id, .. } => ("events", Some(id.clone())),
+            Command::Update(u) => ("update", Some(u.id.clone())),
         }
     }
 }

@@ -12,6 +12,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
+use super::console::Console;
 use super::state::{self, Container, OciState, Record, Status, EXEC_FIFO};
 use crate::bootstrap::channel::{self, Channel, Msg};
 use crate::bootstrap::namespaces::Plan;
@@ -36,6 +37,10 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     /// Keep the caller's session keyring (`--no-new-keyring`).
     pub no_new_keyring: bool,
+    /// Where to send the pty master when `process.terminal` is true (`--console-socket`).
+    pub console_socket: Option<PathBuf>,
+    /// Pass fds 3..3+N on to the container (`--preserve-fds`), after any `LISTEN_FDS`.
+    pub preserve_fds: u32,
 }
 
 /// Undoes a half-made container when dropped, unless disarmed.
@@ -66,8 +71,29 @@ impl Drop for Undo {
 
 /// Create the container; on success init is hull's child, blocked on `exec.fifo`.
 pub fn create(opts: &CreateOptions) -> Result<Container> {
-    let dir = state::container_dir(&opts.root, &opts.id)?;
     let bundle = spec::load(&opts.bundle)?;
+    let console = Console::choose(
+        wants_terminal(&bundle),
+        opts.console_socket.as_deref(),
+        false,
+    )?;
+    create_in(opts, bundle, &console)
+}
+
+/// Whether the bundle's process asks for a terminal.
+pub fn wants_terminal(bundle: &Bundle) -> bool {
+    bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false)
+}
+
+/// [`create`] from a loaded bundle, with the console already chosen (`run` may proxy it).
+pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) -> Result<Container> {
+    let dir = state::container_dir(&opts.root, &opts.id)?;
+    let listen_fds = socket_activation(&mut bundle);
     reserve(&opts.root, &dir, &opts.id)?;
     let mut undo = Undo {
         dir: dir.clone(),
@@ -85,6 +111,8 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         new_namespaces: plan.new,
         no_pivot: opts.no_pivot,
         session_keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
+        console_socket: console.init_end(),
+        preserve_fds: listen_fds + opts.preserve_fds,
     };
     let pid = spawn_init(&plan, &parent, child, |chan| init::run(chan, &init_cfg))?;
     undo.init = Some(pid);
@@ -200,4 +228,27 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension("hull-tmp");
     std::fs::write(&tmp, pid.to_string()).ctx(|| format!("write pid file {}", tmp.display()))?;
     std::fs::rename(&tmp, path).ctx(|| format!("write pid file {}", path.display()))
+}
+
+/// Socket activation: when hull itself was given `LISTEN_FDS` (for its own pid), those fds go
+/// on to the container, whose process sees `LISTEN_FDS=N` and `LISTEN_PID=1`. Returns N.
+fn socket_activation(bundle: &mut Bundle) -> u32 {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok());
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    if count == 0 || ours.is_some_and(|p| p != std::process::id()) {
+        return 0;
+    }
+    if let Some(process) = bundle.spec.process_mut() {
+        let mut env = process.env().clone().unwrap_or_default();
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={count}"));
+        env.push("LISTEN_PID=1".into());
+        process.set_env(Some(env));
+    }
+    count
 }

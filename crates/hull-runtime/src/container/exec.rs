@@ -10,7 +10,8 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 
-use super::run::{block_forwarded_signals, forward_until_exit};
+use super::console::{self, Console};
+use super::foreground;
 use super::state::{Container, Status};
 use crate::bootstrap::channel::{self, Msg};
 use crate::bootstrap::namespaces::Plan;
@@ -34,6 +35,8 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// Allow exec into a paused container.
     pub ignore_paused: bool,
+    /// Where to send the pty master when the process has a terminal (`--console-socket`).
+    pub console_socket: Option<PathBuf>,
 }
 
 /// Start the process; returns the exit code hull should exit with (0 when detached).
@@ -41,10 +44,12 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let c = Container::load(&opts.root, &opts.id)?;
     check_status(&c, opts.ignore_paused)?;
     let plan = join_plan(&c);
+    let terminal = opts.process.terminal().unwrap_or(false);
+    let console = Console::choose(terminal, opts.console_socket.as_deref(), !opts.detach)?;
     let (parent, child) = channel::pair()?;
-    let preserve = opts.preserve_fds;
+    let (preserve, console_fd) = (opts.preserve_fds, console.init_end());
     let pid = spawn_init(&plan, &parent, child, |chan| {
-        crate::init::enter::run(chan, &opts.process, preserve)
+        crate::init::enter::run(chan, &opts.process, console_fd, preserve)
     })?;
     let started = super::cgroup::of(&c.record)
         .and_then(|cg| Ok(cg.apply(pid)?))
@@ -65,8 +70,13 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     if opts.detach {
         return Ok(0);
     }
-    let set = block_forwarded_signals()?;
-    forward_until_exit(Pid::from_raw(pid), &set)
+    let pty = match &console {
+        Console::Proxy { ours, .. } => Some(console::recv_master(ours)?),
+        _ => None,
+    };
+    drop(console);
+    let set = foreground::block_signals()?;
+    foreground::wait(Pid::from_raw(pid), &set, pty)
 }
 
 fn check_status(c: &Container, ignore_paused: bool) -> Result<()> {

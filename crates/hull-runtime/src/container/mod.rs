@@ -1,12 +1,18 @@
 //! The container lifecycle seen from outside: one operation a file.
 
 pub mod cgroup;
+pub mod console;
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
 pub mod exec_process;
+pub mod foreground;
 pub mod kill;
 pub mod list;
+pub mod pause;
+pub mod ps;
 pub mod run;
 pub mod start;
 pub mod state;
+pub mod update;

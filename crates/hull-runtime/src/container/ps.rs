@@ -42,7 +42,10 @@ pub fn filter(text: &str, pids: &[i32]) -> Result<String> {
         .ok_or_else(|| Error::Msg("couldn't find PID field in ps output".into()))?;
     let mut out = format!("{header}\n");
     for line in lines.filter(|l| !l.trim().is_empty()) {
-        let pid = line.split_whitespace().nth(col).and_then(|p| p.parse().ok());
+        let pid = line
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse().ok());
         if pid.is_some_and(|p: i32| pids.contains(&p)) {
             out.push_str(line);
             out.push('\n');

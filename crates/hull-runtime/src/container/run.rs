@@ -1,31 +1,14 @@
 //! `run`: create and start in one process. In the foreground, hull stays init's parent:
-//! it forwards signals to the container, reaps it, and returns its exit status.
+//! it forwards signals to the container, proxies its terminal, reaps it, and returns its exit
+//! status.
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::create::{create, CreateOptions};
+use super::console::{self, Console};
+use super::create::{create_in, CreateOptions};
 use super::state::Container;
-use super::{delete, start};
-use crate::error::{Context, Result};
-
-/// Signals a foreground `run` passes on to the container instead of acting on them.
-const FORWARDED: [Signal; 13] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-    Signal::SIGPIPE,
-    Signal::SIGALRM,
-    Signal::SIGCONT,
-    Signal::SIGTSTP,
-    Signal::SIGTTIN,
-    Signal::SIGTTOU,
-];
+use super::{delete, foreground, start};
+use crate::error::Result;
 
 /// How `run` ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,13 +21,22 @@ pub enum RunMode {
 
 /// Run a container; returns the exit code hull should exit with.
 pub fn run(opts: &CreateOptions, mode: RunMode) -> Result<i32> {
-    let c = create(opts)?;
+    let foreground = matches!(mode, RunMode::Foreground { .. });
+    let bundle = crate::spec::load(&opts.bundle)?;
+    let terminal = super::create::wants_terminal(&bundle);
+    let console = Console::choose(terminal, opts.console_socket.as_deref(), foreground)?;
+    let c = create_in(opts, bundle, &console)?;
     let RunMode::Foreground { keep } = mode else {
         return start_or_remove(&c).map(|_| 0);
     };
-    let set = block_forwarded_signals()?;
+    let pty = match &console {
+        Console::Proxy { ours, .. } => Some(console::recv_master(ours)?),
+        _ => None,
+    };
+    drop(console);
+    let set = foreground::block_signals()?;
     start_or_remove(&c)?;
-    let code = forward_until_exit(Pid::from_raw(c.record.pid), &set)?;
+    let code = foreground::wait(Pid::from_raw(c.record.pid), &set, pty)?;
     if !keep {
         delete::delete(&opts.root, &opts.id, true)?;
     }
@@ -58,43 +50,4 @@ fn start_or_remove(c: &Container) -> Result<()> {
     }
     start::poststart(c);
     Ok(())
-}
-
-/// Block the signals hull forwards (and SIGCHLD), to receive them with `sigwait`.
-pub(crate) fn block_forwarded_signals() -> Result<SigSet> {
-    let mut set = SigSet::empty();
-    FORWARDED.iter().for_each(|s| set.add(*s));
-    set.add(Signal::SIGCHLD);
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
-        .ctx(|| "block signals")?;
-    Ok(set)
-}
-
-/// Wait for signals: pass each on to `init`, and on SIGCHLD reap; stop when `init` is reaped.
-pub(crate) fn forward_until_exit(init: Pid, set: &SigSet) -> Result<i32> {
-    loop {
-        if let Some(code) = reap(init)? {
-            return Ok(code);
-        }
-        let sig = set.wait().ctx(|| "wait for signals")?;
-        if sig != Signal::SIGCHLD {
-            let _ = nix::sys::signal::kill(init, sig);
-        }
-    }
-}
-
-/// Reap every exited child; `Some(exit code)` once init is among them (128+N for signal N).
-fn reap(init: Pid) -> Result<Option<i32>> {
-    loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == init => return Ok(Some(code)),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == init => {
-                return Ok(Some(128 + sig as i32))
-            }
-            Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => return Ok(None),
-            Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e).ctx(|| "waitpid"),
-        }
-    }
 }

@@ -1,18 +1,27 @@
 //! What a process started by `hull exec` does once it is in the container's namespaces:
-//! wait for the parent to put it in the cgroup, become the process, and `execve`. The channel
-//! is close-on-exec, so the parent sees it close when the exec succeeded.
+//! wait for the parent to put it in the cgroup, take the terminal if asked, become the
+//! process, and `execve`. The channel is close-on-exec, so the parent sees it close when the
+//! exec succeeded.
+
+use std::os::fd::RawFd;
 
 use oci_spec::runtime::Process;
 
-use super::{at, become_process, exec, wait_proceed};
+use super::{at, become_process, console, exec, wait_proceed};
 use crate::bootstrap::channel::Channel;
 
 /// Run the exec'd process; returns (an exit code) only after reporting a failure.
-pub fn run(chan: &Channel, process: &Process, preserve_fds: u32) -> i32 {
+pub fn run(chan: &Channel, process: &Process, console: Option<RawFd>, preserve_fds: u32) -> i32 {
     let result = (|| {
         wait_proceed(chan).map_err(at("wait for the parent"))?;
+        if let Some(socket) = console {
+            let size = process
+                .console_size()
+                .map(|b| (b.height() as u16, b.width() as u16));
+            console::attach(socket, size).map_err(at("console"))?;
+        }
         let (program, args, env) = become_process(process).map_err(at("process"))?;
-        exec::close_inherited_fds(2 + preserve_fds).map_err(at("close fds"))?;
+        exec::close_inherited_fds(preserve_fds).map_err(at("close fds"))?;
         Err(("exec", exec::execve(&program, &args, &env)))
     })();
     let Err((step, e)): Result<std::convert::Infallible, _> = result;

@@ -52,13 +52,19 @@ pub fn wait_for_start(fifo: RawFd) -> Result<()> {
     Ok(())
 }
 
-/// Mark every fd from 3 up close-on-exec, so no host fd reaches the program (CVE-2024-21626).
-pub fn close_inherited_fds(keep_up_to: u32) -> Result<()> {
+/// Keep fds 3..3+`preserve` open across exec and mark every other fd from 3 up close-on-exec,
+/// so no host fd reaches the program (CVE-2024-21626).
+pub fn close_inherited_fds(preserve: u32) -> Result<()> {
+    for fd in 3..3 + preserve as i32 {
+        // Preserved fds come from hull's caller; they must survive the exec.
+        // SAFETY: F_SETFD only changes the flags of an fd number; an unused number gives EBADF.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
     // SAFETY: close_range only changes fd flags; no memory is involved.
     let r = unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            keep_up_to + 1,
+            3 + preserve,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )

@@ -13,6 +13,8 @@ pub fn options(global: &Global, flags: &CreateFlags) -> CreateOptions {
         pid_file: flags.pid_file.clone(),
         no_pivot: flags.no_pivot,
         no_new_keyring: flags.no_new_keyring,
+        console_socket: flags.console_socket.clone(),
+        preserve_fds: flags.preserve_fds,
     }
 }
 

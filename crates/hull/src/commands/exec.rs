@@ -22,6 +22,7 @@ pub fn run(global: &Global, flags: &ExecFlags) -> anyhow::Result<i32> {
         pid_file: flags.pid_file.clone(),
         preserve_fds: flags.preserve_fds,
         ignore_paused: flags.ignore_paused,
+        console_socket: flags.console_socket.clone(),
     };
     Ok(exec(&opts)?)
 }

@@ -2,13 +2,18 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod kill;
 mod list;
+mod pause;
+mod ps;
+mod resume;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use crate::cli::{Command, Global};
 
@@ -35,5 +40,18 @@ pub fn dispatch(global: &Global, command: Command) -> anyhow::Result<i32> {
         Command::Delete { id, force } => delete::run(global, &id, force),
         Command::List { format, quiet } => list::run(global, format, quiet),
         Command::Spec { bundle, rootless } => spec::run(&bundle, rootless),
+        Command::Pause { id } => pause::run(global, &id),
+        Command::Resume { id } => resume::run(global, &id),
+        Command::Ps {
+            id,
+            format,
+            ps_args,
+        } => ps::run(global, &id, format, &ps_args),
+        Command::Events {
+            id,
+            stats,
+            interval,
+        } => events::run(global, &id, stats, &interval),
+        Command::Update(flags) => update::run(global, &flags),
     }
 }
