@@ -3,29 +3,29 @@
 use hull_integration::{hull_only, leaks, Bundle, Hull};
 use serde_json::{json, Value};
 
-/// A hook run by the host's `/bin/sh` that appends its name and its stdin to `log` (an
-/// absolute path where the hook runs).
+/// A hook run by `/bin/sh` (the host's, or for startContainer the container's busybox) that
+/// appends one line, `<name> <state from stdin>`, to `log` (an absolute path where the hook
+/// runs) in a single write, so hooks that overlap cannot interleave their records.
 fn recording_hook(name: &str, log: &str) -> Value {
     json!({
         "path": "/bin/sh",
-        "args": ["sh", "-c", format!("echo {name} >> {log}; cat >> {log}; echo >> {log}")],
+        "args": ["sh", "-c", format!("s=$(cat); echo \"{name} $s\" >> {log}")],
         "env": ["HOOK_TEST=1"]
     })
 }
 
 /// `(name, state)` pairs from a hook log.
 fn parse_log(text: &str) -> Vec<(String, Value)> {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let mut out = Vec::new();
-    while let Some(name) = lines.next() {
-        let state = lines
-            .next()
-            .unwrap_or_else(|| panic!("hook {name} logged no state:\n{text}"));
-        let v: Value = serde_json::from_str(state)
-            .unwrap_or_else(|e| panic!("hook {name} got bad state JSON ({e}): {state}"));
-        out.push((name.trim().to_string(), v));
-    }
-    out
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let (name, state) = line.split_once(' ').unwrap_or((line, ""));
+            let v: Value = serde_json::from_str(state).unwrap_or_else(|e| {
+                panic!("hook {name} got bad state JSON ({e}): {state:?}\n{text}")
+            });
+            (name.to_string(), v)
+        })
+        .collect()
 }
 
 fn all_hooks(b: &mut Bundle) {
@@ -40,11 +40,12 @@ fn all_hooks(b: &mut Bundle) {
     ] {
         b.add_hook(kind, recording_hook(kind, log));
     }
-    // startContainer runs inside the container: the busybox shell and the in-container path
-    b.add_hook(
-        "startContainer",
-        recording_hook("startContainer", "/hooks.log"),
-    );
+    // startContainer runs inside the container: the busybox shell and the in-container path.
+    // It takes its time, so that a poststart hook that does not wait for the program's exec
+    // (as the runtime-spec requires) shows up before it.
+    let mut start = recording_hook("startContainer", "/hooks.log");
+    start["args"][2] = json!(format!("sleep 0.5; {}", start["args"][2].as_str().unwrap()));
+    b.add_hook("startContainer", start);
 }
 
 #[test]
@@ -107,6 +108,9 @@ fn hooks_run_in_order_with_the_state() {
     let status = |n: &str| entries.iter().find(|(x, _)| x == n).unwrap().1["status"].clone();
     assert_eq!(status("prestart"), "creating", "{log}");
     assert_eq!(status("createRuntime"), "creating", "{log}");
+    // the create operation is not over yet while createContainer hooks run
+    assert_eq!(status("createContainer"), "creating", "{log}");
+    assert_eq!(status("startContainer"), "created", "{log}");
     assert_eq!(status("poststart"), "running", "{log}");
     assert_eq!(status("poststop"), "stopped", "{log}");
 }

@@ -11,31 +11,16 @@ use hull_integration::{leaks, poll, BUNDLE_PARENT, ID_PREFIX};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Other processes running a test binary of this package (they sit beside ours in
-/// `target/*/deps/`): while there are some, their containers are not leaks.
+/// Other processes running a test binary of the workspace (they sit beside ours in
+/// `target/*/deps/`): while any runs, its containers are not leaks.
 fn sibling_tests() -> Vec<u32> {
     let me = std::env::current_exe().unwrap();
     let dir = me.parent().unwrap().to_path_buf();
-    let names = [
-        "lifecycle-",
-        "namespaces-",
-        "mounts-",
-        "hooks-",
-        "errors-",
-        "logging-",
-        "spec-",
-    ];
     leaks::pids()
         .into_iter()
         .filter(|pid| {
             std::fs::read_link(format!("/proc/{pid}/exe"))
-                .map(|exe| {
-                    exe.parent() == Some(dir.as_path())
-                        && exe
-                            .file_name()
-                            .map(|n| names.iter().any(|p| n.to_string_lossy().starts_with(p)))
-                            .unwrap_or(false)
-                })
+                .map(|exe| exe.parent() == Some(dir.as_path()) && exe != me)
                 .unwrap_or(false)
         })
         .collect()

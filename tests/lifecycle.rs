@@ -33,7 +33,8 @@ fn wait_ready(b: &Bundle) {
 #[test]
 fn create_leaves_a_created_container() {
     let h = Hull::new();
-    let b = sleeper(&h);
+    let mut b = sleeper(&h);
+    b.config["annotations"] = serde_json::json!({"org.hull.test": "yes"});
     let id = h.new_id();
     let pid_file = b.dir.join("init.pid");
     b.save();
@@ -58,6 +59,18 @@ fn create_leaves_a_created_container() {
         b.dir.canonicalize().unwrap(),
         "{st}"
     );
+    assert_eq!(st["annotations"]["org.hull.test"], "yes", "{st}");
+    assert!(
+        st["rootfs"].as_str().unwrap_or("").ends_with("rootfs"),
+        "{st}"
+    );
+    assert!(
+        st["created"]
+            .as_str()
+            .map(|c| c.len() >= 20 && c.as_bytes()[10] == b'T')
+            .unwrap_or(false),
+        "created is RFC 3339: {st}"
+    );
     let pid = st["pid"].as_i64().expect("pid is a number");
     assert!(pid > 0, "{st}");
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
@@ -74,6 +87,17 @@ fn create_leaves_a_created_container() {
         !String::from_utf8_lossy(&cmdline).contains("1000"),
         "process already exec'd the program"
     );
+}
+
+#[test]
+fn missing_root_dir_is_created() {
+    let h = Hull::new();
+    std::fs::remove_dir(&h.root).unwrap();
+    let b = sleeper(&h);
+    let id = h.new_id();
+    h.create_ok(&id, &b);
+    assert!(h.state_dir(&id).is_dir());
+    assert_eq!(h.status(&id).as_deref(), Some("created"));
 }
 
 #[test]
@@ -172,6 +196,33 @@ fn kill_by_name_prefixed_name_and_number() {
         poll(T, "init to be gone", || (!pid_alive(pid)).then_some(()));
         h.delete(&id, false).ok();
     }
+}
+
+/// Without a PID namespace the init's children outlive it; `kill --all` reaches them too.
+#[test]
+fn kill_all_reaches_every_process() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.remove_namespace("pid")
+        .root_readonly(false)
+        .sh("sleep 1001 & echo $! > /child; wait");
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let child: i64 = hull_integration::wait_file(&b.host_path("/child"), T, |s| s.ends_with('\n'))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid_alive(child));
+    h.run(&["kill", "--all", &id, "KILL"]).ok();
+    h.wait_stopped(&id);
+    poll(T, "the child to be killed", || {
+        (!pid_alive(child)).then_some(())
+    });
+    let b2 = sleeper(&h);
+    let id2 = h.new_id();
+    h.create_start(&id2, &b2);
+    h.run(&["kill", "-a", &id2, "9"]).ok();
+    h.wait_stopped(&id2);
 }
 
 #[test]
@@ -344,6 +395,10 @@ fn flags_before_and_after_the_id() {
     }
     h.run(&["delete", &a, "--force"]).ok();
     h.run(&["delete", "-f", &c]).ok();
+    let k = h.new_id();
+    h.run(&["create", "--no-new-keyring", "--bundle", bundle, &k])
+        .ok();
+    assert_eq!(h.status(&k).as_deref(), Some("created"));
     assert!(!h.state_dir(&a).exists() && !h.state_dir(&c).exists());
 }
 
@@ -402,8 +457,12 @@ fn run_detach() {
     assert_eq!(h.status(&id).as_deref(), Some("running"));
     hull_integration::wait_file(&b.host_path("/out"), T, |s| s.contains("detached"));
     let id2 = h.new_id();
-    h.run_fg(&id2, &b, &["-d"]).ok();
+    let pid_file = b.dir.join("run.pid");
+    h.run_fg(&id2, &b, &["-d", "--pid-file", pid_file.to_str().unwrap()])
+        .ok();
     assert_eq!(h.status(&id2).as_deref(), Some("running"));
+    let pid = std::fs::read_to_string(&pid_file).expect("run -d wrote the pid file");
+    assert_eq!(pid.trim(), h.pid(&id2).to_string());
 }
 
 #[test]
@@ -425,15 +484,28 @@ fn run_forwards_signals() {
     let h = Hull::new();
     let mut b = h.bundle();
     b.root_readonly(false).sh(
-        "trap 'echo USR1 >> /got' USR1; trap 'exit 42' TERM; touch /ready; \
-         while true; do sleep 0.1; done",
+        "for s in USR1 USR2 HUP INT QUIT; do trap \"echo $s >> /got\" $s; done; \
+         trap 'exit 42' TERM; touch /ready; while true; do sleep 0.1; done",
     );
     b.save();
     let id = h.new_id();
     let run = h.spawn(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
     wait_ready(&b);
-    run.signal(libc::SIGUSR1);
-    hull_integration::wait_file(&b.host_path("/got"), T, |s| s.contains("USR1"));
+    for (sig, name) in [
+        (libc::SIGUSR1, "USR1"),
+        (libc::SIGUSR2, "USR2"),
+        (libc::SIGHUP, "HUP"),
+        (libc::SIGINT, "INT"),
+        (libc::SIGQUIT, "QUIT"),
+    ] {
+        run.signal(sig);
+        hull_integration::wait_file(&b.host_path("/got"), T, |s| s.lines().any(|l| l == name));
+    }
+    assert_eq!(
+        h.status(&id).as_deref(),
+        Some("running"),
+        "trapped signals do not stop it"
+    );
     run.signal(libc::SIGTERM);
     let out = run.wait(T);
     assert_eq!(out.code(), Some(42), "{out}");
@@ -490,4 +562,29 @@ fn containerd_shim_invocation() {
             );
         }
     }
+}
+
+#[test]
+fn init_killed_from_the_host_shows_stopped() {
+    let h = Hull::new();
+    let b = sleeper(&h);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let pid = h.pid(&id);
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    let st = h.wait_stopped(&id);
+    assert_eq!(st["pid"], 0, "{st}");
+    h.delete(&id, false).ok();
+    assert!(!h.state_dir(&id).exists());
+}
+
+#[test]
+fn env_reaches_the_program() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.env("HULL_TEST_VAR", "some value=with equals")
+        .sh("echo \"[$HULL_TEST_VAR]\"; echo \"path=$PATH\"");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(out.stdout.contains("[some value=with equals]"), "{out}");
+    assert!(out.stdout.contains("path=/usr/local/sbin:"), "{out}");
 }

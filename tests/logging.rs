@@ -96,9 +96,9 @@ fn json_log_for_an_unknown_container() {
     let lines = log_lines(&log);
     let last_error = lines
         .iter()
+        .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["level"] == "error")
-        .last()
+        .find(|v| v["level"] == "error")
         .unwrap_or_else(|| panic!("no error line in {lines:?}"));
     let msg = last_error["msg"].as_str().unwrap_or("");
     assert!(

@@ -357,3 +357,77 @@ fn user_and_groups() {
         "root's group was kept: {out}"
     );
 }
+
+#[test]
+fn default_mounts_are_there() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh("cat /proc/self/mountinfo");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    for (dest, fstype) in [
+        ("/proc", "proc"),
+        ("/dev", "tmpfs"),
+        ("/dev/pts", "devpts"),
+        ("/dev/shm", "tmpfs"),
+        ("/dev/mqueue", "mqueue"),
+        ("/sys", "sysfs"),
+    ] {
+        let (_, t, _) = mount_line(&out.stdout, dest).unwrap_or_else(|| panic!("no {dest}: {out}"));
+        assert_eq!(t, fstype, "{dest}");
+    }
+    let (opts, _, _) = mount_line(&out.stdout, "/sys").unwrap();
+    assert!(
+        has_opt(&opts, "ro"),
+        "/sys is read-only in the default spec: {opts}"
+    );
+    assert!(mount_line(&out.stdout, "/sys/fs/cgroup").is_some(), "{out}");
+}
+
+/// The default spec's `maskedPaths` (files: /dev/null bound over them; directories: a read-only
+/// tmpfs) and `readonlyPaths`, checked for those that exist on this kernel.
+#[test]
+fn masked_and_readonly_paths() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    let list = |key: &str| -> Vec<String> {
+        b.config["linux"][key]
+            .as_array()
+            .unwrap_or_else(|| panic!("the default spec has {key}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .filter(|p| Path::new(p).exists())
+            .collect()
+    };
+    let masked = list("maskedPaths");
+    let readonly = list("readonlyPaths");
+    assert!(!masked.is_empty() && !readonly.is_empty());
+    let files: Vec<&String> = masked.iter().filter(|p| Path::new(p).is_file()).collect();
+    let script = format!(
+        "for f in {}; do stat -c 'masked %n %F %t:%T' $f; done; cat /proc/self/mountinfo",
+        files
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    b.sh(&script);
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    for f in &files {
+        assert!(
+            out.stdout
+                .contains(&format!("masked {f} character special file 1:3")),
+            "{f} is masked by /dev/null: {out}"
+        );
+    }
+    for d in masked.iter().filter(|p| Path::new(p).is_dir()) {
+        let (opts, fstype, _) =
+            mount_line(&out.stdout, d).unwrap_or_else(|| panic!("{d} not masked: {out}"));
+        assert_eq!(fstype, "tmpfs", "{d}");
+        assert!(has_opt(&opts, "ro"), "{d}: {opts}");
+    }
+    for r in &readonly {
+        let (opts, _, _) =
+            mount_line(&out.stdout, r).unwrap_or_else(|| panic!("{r} not remounted: {out}"));
+        assert!(has_opt(&opts, "ro"), "{r} is read-only: {opts}");
+    }
+}

@@ -158,3 +158,21 @@ fn join_namespaces_by_path() {
     h.kill(&ida, Some("KILL")).ok();
     h.wait_status(&ida, "stopped", Duration::from_secs(30));
 }
+
+#[test]
+fn sysctl_is_set_in_the_containers_namespaces() {
+    let h = Hull::new();
+    let host_before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let mut b = h.bundle();
+    b.config["linux"]["sysctl"] =
+        serde_json::json!({"net.ipv4.ip_forward": "1", "kernel.msgmax": "4096"});
+    b.sh("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines, ["1", "4096"], "{out}");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        host_before,
+        "the host's value changed"
+    );
+}

@@ -81,7 +81,11 @@ impl Bundle {
     /// A new bundle in a fresh dir under `/tmp/hull-it/`, its config from `hull spec`, with
     /// `process.terminal` false. Prefer [`crate::Hull::bundle`], which also removes it.
     pub fn new() -> Bundle {
-        let dir = crate::fresh_dir("b");
+        Bundle::build(crate::fresh_dir("b"))
+    }
+
+    /// Makes the bundle in `dir` (an existing empty directory).
+    pub fn build(dir: PathBuf) -> Bundle {
         build_rootfs(&dir.join("rootfs"));
         let out = Command::new(crate::hull_bin())
             .args(["spec", "--bundle"])

@@ -146,16 +146,6 @@ impl Running {
             }
         }
     }
-
-    /// Like [`Running::wait`] but returns `None` instead of panicking on timeout.
-    fn wait_quiet(mut self, timeout: Duration) -> Option<ExitStatus> {
-        let r = wait_timeout(&mut self.child, timeout);
-        if r.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        r
-    }
 }
 
 fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
@@ -215,9 +205,9 @@ impl Hull {
 
     /// A new bundle (see [`Bundle::new`]) removed when `self` drops.
     pub fn bundle(&self) -> Bundle {
-        let b = Bundle::new();
-        self.dirs.borrow_mut().push(b.dir.clone());
-        b
+        let dir = crate::fresh_dir("b");
+        self.dirs.borrow_mut().push(dir.clone());
+        Bundle::build(dir)
     }
 
     /// A fresh empty dir under `/tmp/hull-it/`, removed when `self` drops.
@@ -386,10 +376,21 @@ fn mounted_under(dir: &Path) -> bool {
 
 impl Drop for Hull {
     fn drop(&mut self) {
+        // nothing here may panic: a panic while a failed test unwinds would abort the process
         for id in self.ids.borrow().iter() {
-            let r = self.spawn(&["delete", "--force", id.as_str()]);
-            if r.wait_quiet(Duration::from_secs(30)).is_none() {
-                eprintln!("cleanup: `delete --force {id}` timed out");
+            let mut cmd = self.command(&["delete", "--force", id.as_str()]);
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            match cmd.spawn() {
+                Ok(mut child) => {
+                    if wait_timeout(&mut child, Duration::from_secs(30)).is_none() {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        eprintln!("cleanup: `delete --force {id}` timed out");
+                    }
+                }
+                Err(e) => eprintln!("cleanup: cannot run `delete --force {id}`: {e}"),
             }
         }
         for dir in self

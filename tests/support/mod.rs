@@ -27,10 +27,10 @@ pub const ID_PREFIX: &str = "hit-";
 
 /// The binary under test: `$HULL_BIN`, else `<workspace>/target/debug/hull`.
 pub fn hull_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("HULL_BIN") {
-        return PathBuf::from(p);
+    match std::env::var_os("HULL_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => workspace_dir().join("target/debug/hull"),
     }
-    workspace_dir().join("target/debug/hull")
 }
 
 /// True when the binary under test is hull itself (not runc/crun used through `HULL_BIN` to
@@ -120,4 +120,30 @@ pub fn ns_link(pid: &str, ns: &str) -> String {
         .unwrap_or_else(|e| panic!("readlink /proc/{pid}/ns/{ns}: {e}"))
         .to_string_lossy()
         .into_owned()
+}
+
+/// True when the host has only the unified cgroup v2 hierarchy at `/sys/fs/cgroup`.
+pub fn cgroup_v2_only() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// The host path of cgroup file `file` of process `pid`, for the v1 hierarchy holding
+/// `controller` (mounted at `/sys/fs/cgroup/<its controllers>`), or in the v2 tree on a
+/// v2-only host.
+pub fn host_cgroup_file(pid: i64, controller: &str, file: &str) -> PathBuf {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/cgroup: {e}"));
+    let line = text.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+        let hit = if cgroup_v2_only() {
+            ctrls.is_empty()
+        } else {
+            ctrls.split(',').any(|c| c == controller)
+        };
+        hit.then(|| (ctrls.to_string(), path.to_string()))
+    });
+    let (ctrls, path) = line.unwrap_or_else(|| panic!("no {controller} cgroup for {pid}"));
+    let mount = PathBuf::from("/sys/fs/cgroup").join(ctrls);
+    mount.join(path.trim_start_matches('/')).join(file)
 }

@@ -9,6 +9,7 @@
 //! - `detect.rs`: parsing mountinfo and `/proc/<pid>/cgroup` into a [`Layout`];
 //! - `path.rs`: resolving the configured path to one directory per hierarchy;
 //! - `resources.rs`: which OCI resource fields are supported, and values shared by v1/v2;
+//! - `stats.rs`: [`Stats`] (runc's `events` fields) and stat file parsers; `oom.rs`: OOM events;
 //! - `v1/`: one file per controller; `v2/`: the unified hierarchy;
 //! - `fs.rs`: cgroupfs file helpers; `error.rs`: [`CgroupError`].
 
@@ -17,8 +18,10 @@
 mod detect;
 mod error;
 mod fs;
+mod oom;
 mod path;
 mod resources;
+mod stats;
 mod v1;
 mod v2;
 
@@ -31,6 +34,11 @@ pub use detect::{
     current_mode, parse_mountinfo, parse_proc_cgroup, Hierarchy, Layout, Mode, ProcCgroups,
 };
 pub use error::CgroupError;
+pub use oom::OomWatcher;
+pub use stats::{
+    BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry, MemoryStats, PidsStats,
+    Stats, Throttling,
+};
 
 /// Where the cgroup is, as given in a container config (runc semantics).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,6 +84,14 @@ pub trait Manager: std::fmt::Debug + Send + Sync {
 
     /// Whether the cgroup is (completely) frozen now.
     fn is_frozen(&self) -> Result<bool, CgroupError>;
+
+    /// Resource usage now, with runc's field names (see [`Stats`]). Controllers that are
+    /// not mounted or not enabled leave their part zero.
+    fn stats(&self) -> Result<Stats, CgroupError>;
+
+    /// Starts watching the cgroup for out-of-memory events (v1: an eventfd registered on
+    /// `memory.oom_control`; v2: the `oom` counter of `memory.events`).
+    fn oom_watcher(&self) -> Result<Box<dyn OomWatcher>, CgroupError>;
 
     /// Removes the cgroup directory in every hierarchy (and any child cgroups below it),
     /// retrying for about a second while it is busy. Directories already gone are fine.

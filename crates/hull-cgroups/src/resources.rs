@@ -4,123 +4,81 @@
 //! a half-configured cgroup. To support a new field: remove it from the lists here and add
 //! its write to the group's file in `v1/` and/or `v2/`.
 
-use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
+use std::collections::HashMap;
+
+use oci_spec::runtime::{LinuxHugepageLimit, LinuxRdma, LinuxResources};
 
 use crate::error::{CgroupError, Result};
 use crate::Mode;
 
 /// Fails with [`CgroupError::Unsupported`] naming the first set field that `mode` cannot
-/// apply. Unset fields, empty lists and `false` flags count as not set.
+/// apply. Unset fields, empty lists and `false` flags count as not set. Fields that runc
+/// ignores on a mode (e.g. kernel memory on v2) are not errors: the writers warn instead.
 pub(crate) fn check_supported(res: &LinuxResources, mode: Mode) -> Result<()> {
-    let mut bad = Vec::new();
-    if let Some(m) = res.memory() {
-        bad.extend(memory_unsupported(m));
-    }
-    if let Some(c) = res.cpu() {
-        bad.extend(cpu_unsupported(c));
-    }
-    if let Some(b) = res.block_io() {
-        bad.extend(blkio_unsupported(b));
-    }
-    bad.extend(top_unsupported(res, mode));
+    let bad = if mode == Mode::Unified {
+        v2_unsupported(res)
+    } else {
+        v1_unsupported(res)
+    };
     match bad.first() {
         None => Ok(()),
-        Some(field) => Err(CgroupError::unsupported(
+        Some((field, why)) => Err(CgroupError::unsupported(
             &format!("linux.resources.{field}"),
-            format!("not implemented by hull for cgroup {mode:?}"),
+            *why,
         )),
     }
 }
 
-fn memory_unsupported(m: &LinuxMemory) -> Vec<&'static str> {
+type Bad = Vec<(&'static str, &'static str)>;
+
+fn v1_unsupported(res: &LinuxResources) -> Bad {
     let mut v = Vec::new();
-    push_if(&mut v, m.kernel().is_some(), "memory.kernel");
-    push_if(&mut v, m.kernel_tcp().is_some(), "memory.kernelTCP");
-    push_if(&mut v, m.swappiness().is_some(), "memory.swappiness");
+    let unified = res.unified().as_ref().is_some_and(|u| !u.is_empty());
     push_if(
         &mut v,
-        m.disable_oom_killer() == Some(true),
-        "memory.disableOOMKiller",
-    );
-    push_if(
-        &mut v,
-        m.use_hierarchy() == Some(true),
-        "memory.useHierarchy",
-    );
-    push_if(
-        &mut v,
-        m.check_before_update() == Some(true),
-        "memory.checkBeforeUpdate",
+        unified,
+        "unified",
+        "cgroup v2 files cannot be set on a cgroup v1 host",
     );
     v
 }
 
-fn cpu_unsupported(c: &LinuxCpu) -> Vec<&'static str> {
+fn v2_unsupported(res: &LinuxResources) -> Bad {
     let mut v = Vec::new();
-    push_if(&mut v, c.idle().is_some_and(|i| i != 0), "cpu.idle");
-    push_if(&mut v, c.burst().is_some(), "cpu.burst");
+    let cpu = res.cpu().as_ref();
+    let rt = cpu.is_some_and(|c| {
+        nonzero(c.realtime_runtime()).is_some() || nonzero(c.realtime_period()).is_some()
+    });
     push_if(
         &mut v,
-        c.realtime_runtime().is_some(),
+        rt,
         "cpu.realtimeRuntime",
+        "cgroup v2 has no real-time CPU bandwidth (cpu.rt_*) files",
     );
-    push_if(&mut v, c.realtime_period().is_some(), "cpu.realtimePeriod");
-    v
-}
-
-fn blkio_unsupported(b: &LinuxBlockIo) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    push_if(&mut v, b.leaf_weight().is_some(), "blockIO.leafWeight");
-    push_if(&mut v, non_empty(b.weight_device()), "blockIO.weightDevice");
-    let throttles = [
-        (
-            b.throttle_read_bps_device(),
-            "blockIO.throttleReadBpsDevice",
-        ),
-        (
-            b.throttle_write_bps_device(),
-            "blockIO.throttleWriteBpsDevice",
-        ),
-        (
-            b.throttle_read_iops_device(),
-            "blockIO.throttleReadIOPSDevice",
-        ),
-        (
-            b.throttle_write_iops_device(),
-            "blockIO.throttleWriteIOPSDevice",
-        ),
-    ];
-    for (list, name) in throttles {
-        push_if(&mut v, non_empty(list), name);
-    }
-    v
-}
-
-fn top_unsupported(res: &LinuxResources, mode: Mode) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    push_if(&mut v, non_empty(res.hugepage_limits()), "hugepageLimits");
     let net = res.network().as_ref();
     let net_set = net.is_some_and(|n| n.class_id().is_some() || non_empty(n.priorities()));
-    push_if(&mut v, net_set, "network");
     push_if(
         &mut v,
-        res.rdma().as_ref().is_some_and(|r| !r.is_empty()),
-        "rdma",
+        net_set,
+        "network",
+        "net_cls/net_prio exist only in cgroup v1",
     );
-    let unified = res.unified().as_ref().is_some_and(|u| !u.is_empty());
-    push_if(&mut v, unified && mode != Mode::Unified, "unified");
-    let devices = non_empty(res.devices());
-    push_if(&mut v, devices && mode == Mode::Unified, "devices");
+    push_if(
+        &mut v,
+        non_empty(res.devices()),
+        "devices",
+        "the cgroup v2 device filter (eBPF) is not implemented by hull yet",
+    );
     v
 }
 
-fn push_if(v: &mut Vec<&'static str>, cond: bool, name: &'static str) {
+fn push_if(v: &mut Bad, cond: bool, name: &'static str, why: &'static str) {
     if cond {
-        v.push(name);
+        v.push((name, why));
     }
 }
 
-fn non_empty<T>(list: &Option<Vec<T>>) -> bool {
+pub(crate) fn non_empty<T>(list: &Option<Vec<T>>) -> bool {
     list.as_ref().is_some_and(|l| !l.is_empty())
 }
 
@@ -159,6 +117,48 @@ pub(crate) fn check_blkio_weight(w: u16) -> Result<()> {
         "linux.resources.blockIO.weight",
         format!("{w} is outside 10..=1000"),
     ))
+}
+
+/// `rdma.max` lines (runc's format): `<device> hca_handle=N hca_object=M`, the absent
+/// counts left out, devices sorted.
+pub(crate) fn rdma_lines(map: &HashMap<String, LinuxRdma>) -> Vec<String> {
+    let mut devs: Vec<&String> = map.keys().collect();
+    devs.sort();
+    devs.into_iter()
+        .map(|d| {
+            let mut line = d.clone();
+            if let Some(h) = map[d].hca_handles() {
+                line.push_str(&format!(" hca_handle={h}"));
+            }
+            if let Some(o) = map[d].hca_objects() {
+                line.push_str(&format!(" hca_object={o}"));
+            }
+            line
+        })
+        .collect()
+}
+
+/// The huge page limits as `(size, bytes)`, each size checked against the host's `sizes`
+/// (so a typo is a clear error, not a missing-file one). A negative limit is unlimited.
+pub(crate) fn hugepage_limits(
+    list: &[LinuxHugepageLimit],
+    sizes: &[String],
+) -> Result<Vec<(String, i64)>> {
+    list.iter()
+        .enumerate()
+        .map(|(i, h)| {
+            if !sizes.iter().any(|s| s == h.page_size()) {
+                return Err(CgroupError::invalid(
+                    &format!("linux.resources.hugepageLimits[{i}].pageSize"),
+                    format!(
+                        "{:?} is not a huge page size of this host (it has {sizes:?})",
+                        h.page_size()
+                    ),
+                ));
+            }
+            Ok((h.page_size().clone(), h.limit()))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -202,21 +202,58 @@ mod tests {
     #[test]
     fn unsupported_fields_are_named() {
         let res = LinuxResourcesBuilder::default()
-            .memory(LinuxMemoryBuilder::default().kernel(1).build().unwrap())
+            .cpu(
+                LinuxCpuBuilder::default()
+                    .realtime_runtime(1000)
+                    .build()
+                    .unwrap(),
+            )
             .build()
             .unwrap();
-        let err = check_supported(&res, Mode::V1).unwrap_err().to_string();
-        assert!(err.contains("linux.resources.memory.kernel"), "{err}");
+        check_supported(&res, Mode::V1).unwrap();
+        let err = check_supported(&res, Mode::Unified)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("linux.resources.cpu.realtimeRuntime"), "{err}");
+
+        let mut map = std::collections::HashMap::new();
+        map.insert("memory.high".to_string(), "1M".to_string());
+        let res = LinuxResourcesBuilder::default()
+            .unified(map)
+            .build()
+            .unwrap();
+        check_supported(&res, Mode::Unified).unwrap();
+        let err = check_supported(&res, Mode::Hybrid).unwrap_err().to_string();
+        assert!(err.contains("linux.resources.unified"), "{err}");
 
         let res = LinuxResourcesBuilder::default()
             .devices(vec![LinuxDeviceCgroupBuilder::default().build().unwrap()])
             .build()
             .unwrap();
         check_supported(&res, Mode::Hybrid).unwrap();
-        let err = check_supported(&res, Mode::Unified)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("linux.resources.devices"), "{err}");
+        assert!(check_supported(&res, Mode::Unified).is_err());
+    }
+
+    #[test]
+    fn rdma_and_hugepages() {
+        let mut map = HashMap::new();
+        let r: LinuxRdma = serde_json::from_str(r#"{"hcaHandles": 3}"#).unwrap();
+        map.insert("mlx5_1".to_string(), r);
+        let r: LinuxRdma = serde_json::from_str(r#"{"hcaHandles": 2, "hcaObjects": 9}"#).unwrap();
+        map.insert("mlx4_0".to_string(), r);
+        assert_eq!(
+            rdma_lines(&map),
+            vec!["mlx4_0 hca_handle=2 hca_object=9", "mlx5_1 hca_handle=3"]
+        );
+        let h: Vec<LinuxHugepageLimit> =
+            serde_json::from_str(r#"[{"pageSize": "2MB", "limit": 4194304}]"#).unwrap();
+        let sizes = vec!["1GB".to_string(), "2MB".to_string()];
+        assert_eq!(
+            hugepage_limits(&h, &sizes).unwrap(),
+            vec![("2MB".to_string(), 4194304)]
+        );
+        let err = hugepage_limits(&h, &sizes[..1]).unwrap_err().to_string();
+        assert!(err.contains("hugepageLimits[0].pageSize"), "{err}");
     }
 
     #[test]

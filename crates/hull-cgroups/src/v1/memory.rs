@@ -4,6 +4,7 @@ use std::path::Path;
 
 use oci_spec::runtime::LinuxMemory;
 
+use super::memory_opts;
 use crate::error::{CgroupError, Result};
 use crate::fs;
 use crate::resources::{check_bytes, nonzero};
@@ -36,15 +37,17 @@ pub(crate) fn set<'a>(dir: impl FnOnce() -> Result<&'a Path>, m: &LinuxMemory) -
             ));
         }
     }
-    if limit.is_none() && swap.is_none() && soft.is_none() {
+    memory_opts::check(m)?;
+    if limit.is_none() && swap.is_none() && soft.is_none() && !memory_opts::any_set(m) {
         return Ok(());
     }
     let dir = dir()?;
+    memory_opts::check_usage(dir, m, limit)?;
     set_limit_and_swap(dir, limit, swap)?;
-    match soft {
-        Some(s) => fs::write(dir, SOFT, &s.to_string()),
-        None => Ok(()),
+    if let Some(s) = soft {
+        fs::write(dir, SOFT, &s.to_string())?;
     }
+    memory_opts::set(dir, m)
 }
 
 fn set_limit_and_swap(dir: &Path, limit: Option<i64>, swap: Option<i64>) -> Result<()> {

@@ -5,9 +5,12 @@ mod blkio;
 mod cpu;
 mod cpuset;
 mod devices;
+mod extra;
 mod freezer;
 mod memory;
+mod memory_opts;
 mod pids;
+mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,6 +19,8 @@ use oci_spec::runtime::LinuxResources;
 
 use crate::detect::{Layout, ProcCgroups};
 use crate::error::{CgroupError, Result};
+use crate::oom::{OomWatcher, V1Oom};
+use crate::stats::Stats;
 use crate::{fs, path, resources, CgroupConfig, Manager, Mode};
 
 /// Hierarchies tried, in order, to list the processes of the cgroup.
@@ -172,7 +177,16 @@ impl Manager for V1Manager {
         if let Some(b) = res.block_io() {
             blkio::set(|| self.dir("blkio", "linux.resources.blockIO"), b)?;
         }
-        Ok(())
+        extra::set(&|c, f| self.dir(c, f), res)
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        stats::collect(&|c| self.dirs.get(c).map(PathBuf::as_path))
+    }
+
+    fn oom_watcher(&self) -> Result<Box<dyn OomWatcher>> {
+        let dir = self.dir("memory", "oom events")?;
+        Ok(Box::new(V1Oom::new(dir)?))
     }
 
     fn pids(&self) -> Result<Vec<i32>> {

@@ -114,7 +114,15 @@ fn unsupported_field_or_missing_controller_is_named() {
         .build()
         .unwrap();
     let err = m.set(&res).unwrap_err().to_string();
-    assert!(err.contains("linux.resources.memory.swappiness"), "{err}");
+    assert!(err.contains("memory cgroup is not mounted"), "{err}");
+    let mut map = std::collections::HashMap::new();
+    map.insert("pids.max".to_string(), "3".to_string());
+    let res = LinuxResourcesBuilder::default()
+        .unified(map)
+        .build()
+        .unwrap();
+    let err = m.set(&res).unwrap_err().to_string();
+    assert!(err.contains("linux.resources.unified"), "{err}");
     let res = LinuxResourcesBuilder::default()
         .block_io(
             LinuxBlockIoBuilder::default()

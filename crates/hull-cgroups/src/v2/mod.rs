@@ -3,6 +3,7 @@
 mod controllers;
 mod freezer;
 mod plan;
+mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,6 +12,8 @@ use oci_spec::runtime::LinuxResources;
 
 use crate::detect::{Layout, ProcCgroups};
 use crate::error::{CgroupError, Result};
+use crate::oom::{OomWatcher, V2Oom};
+use crate::stats::{read_u64, Stats};
 use crate::{fs, path, resources, CgroupConfig, Manager, Mode};
 use plan::{Value, Write};
 
@@ -87,6 +90,20 @@ fn execute(dir: &Path, w: &Write) -> Result<()> {
             "io.weight",
             &plan::blkio_to_io_weight(*weight).to_string(),
         ),
+        Value::IfExists(v) if fs::exists(dir, &w.file) => fs::write(dir, &w.file, v),
+        Value::IfExists(_) => Ok(()),
+        Value::MaxChecked(limit) => {
+            let usage = read_u64(dir, "memory.current")?;
+            if usage > *limit {
+                return Err(CgroupError::invalid(
+                    &w.field,
+                    format!(
+                        "{limit} is below the current usage of {usage} bytes (checkBeforeUpdate)"
+                    ),
+                ));
+            }
+            fs::write(dir, &w.file, &limit.to_string())
+        }
     }
 }
 
@@ -131,6 +148,14 @@ impl Manager for V2Manager {
 
     fn is_frozen(&self) -> Result<bool> {
         freezer::is_frozen(&self.dir)
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        stats::collect(&self.dir)
+    }
+
+    fn oom_watcher(&self) -> Result<Box<dyn OomWatcher>> {
+        Ok(Box::new(V2Oom::new(&self.dir)?))
     }
 
     fn destroy(&self) -> Result<()> {

@@ -7,7 +7,10 @@
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
 use crate::error::{CgroupError, Result};
-use crate::resources::{check_blkio_weight, check_bytes, nonzero, pids_max};
+use crate::resources::{
+    check_blkio_weight, check_bytes, hugepage_limits, nonzero, pids_max, rdma_lines,
+};
+use crate::stats::hugepage_sizes;
 
 /// What to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +21,10 @@ pub(crate) enum Value {
     CpuPeriodOnly(u64),
     /// An OCI blkio weight: as is to `io.bfq.weight` if present, else converted to `io.weight`.
     IoWeight(u16),
+    /// Write this text only if the kernel offers the file.
+    IfExists(String),
+    /// `memory.max` with `checkBeforeUpdate`: refused if `memory.current` is above the limit.
+    MaxChecked(u64),
 }
 
 /// One write to a file of the cgroup.
@@ -64,10 +71,55 @@ pub(crate) fn plan(res: &LinuxResources) -> Result<Vec<Write>> {
     if let Some(b) = res.block_io() {
         out.extend(io(b)?);
     }
+    let huge = res.hugepage_limits().as_deref().unwrap_or_default();
+    if !huge.is_empty() {
+        out.extend(hugetlb(&hugepage_limits(huge, &hugepage_sizes())?));
+    }
+    for line in res.rdma().as_ref().map(rdma_lines).unwrap_or_default() {
+        out.push(plain("rdma", "rdma", "rdma.max", line));
+    }
     if let Some(u) = res.unified() {
         out.extend(unified(u)?);
     }
     Ok(out)
+}
+
+/// `hugetlb.<size>.max` (and `.rsvd.max` where the kernel has it); negative is "max".
+fn hugetlb(limits: &[(String, i64)]) -> Vec<Write> {
+    let mut out = Vec::new();
+    for (size, limit) in limits {
+        let v = if *limit < 0 {
+            "max".to_string()
+        } else {
+            limit.to_string()
+        };
+        let f = "hugepageLimits";
+        out.push(plain(
+            "hugetlb",
+            f,
+            &format!("hugetlb.{size}.max"),
+            v.clone(),
+        ));
+        let rsvd = format!("hugetlb.{size}.rsvd.max");
+        out.push(w("hugetlb", f, &rsvd, Value::IfExists(v)));
+    }
+    out
+}
+
+/// Fields runc ignores on cgroup v2: warned about, not written.
+fn warn_ignored(m: &LinuxMemory) {
+    let ignored = [
+        (m.kernel().is_some_and(|k| k != 0), "memory.kernel"),
+        (m.kernel_tcp().is_some_and(|k| k != 0), "memory.kernelTCP"),
+        (m.swappiness().is_some(), "memory.swappiness"),
+        (
+            m.disable_oom_killer() == Some(true),
+            "memory.disableOOMKiller",
+        ),
+    ];
+    for (_, f) in ignored.iter().filter(|(set, _)| *set) {
+        tracing::warn!("linux.resources.{f}: ignored, cgroup v2 has no such setting");
+    }
 }
 
 /// `memory.swap.max`, `memory.max`, `memory.low`.
@@ -80,11 +132,22 @@ fn memory(m: &LinuxMemory) -> Result<Vec<Write>> {
         .map(|v| check_bytes("linux.resources.memory.reservation", v))
         .transpose()?;
     let swap = swap_max(m.swap().unwrap_or(0), limit.unwrap_or(0))?;
+    warn_ignored(m);
     let mut out = Vec::new();
     if let Some(s) = max_value(swap) {
         out.push(plain("memory", "memory.swap", "memory.swap.max", s));
     }
-    if let Some(l) = limit.and_then(max_value) {
+    let checked = limit
+        .filter(|_| m.check_before_update() == Some(true))
+        .and_then(|l| u64::try_from(l).ok());
+    if let Some(l) = checked {
+        out.push(w(
+            "memory",
+            "memory.limit",
+            "memory.max",
+            Value::MaxChecked(l),
+        ));
+    } else if let Some(l) = limit.and_then(max_value) {
         out.push(plain("memory", "memory.limit", "memory.max", l));
     }
     if let Some(r) = res.and_then(max_value) {
@@ -127,7 +190,11 @@ pub(crate) fn swap_max(swap: i64, limit: i64) -> Result<i64> {
 /// `cpu.weight` and `cpu.max`.
 fn cpu(c: &LinuxCpu) -> Vec<Write> {
     let mut out = Vec::new();
-    if let Some(s) = nonzero(c.shares()) {
+    if let Some(i) = c.idle() {
+        out.push(plain("cpu", "cpu.idle", "cpu.idle", i.to_string()));
+    }
+    let idle = c.idle().is_some_and(|i| i != 0);
+    if let Some(s) = nonzero(c.shares()).filter(|_| !idle) {
         out.push(plain(
             "cpu",
             "cpu.shares",
@@ -143,6 +210,9 @@ fn cpu(c: &LinuxCpu) -> Vec<Write> {
         (None, None) => None,
     };
     out.extend(value.map(|v| w("cpu", "cpu.quota", "cpu.max", v)));
+    if let Some(b) = c.burst() {
+        out.push(plain("cpu", "cpu.burst", "cpu.max.burst", b.to_string()));
+    }
     out
 }
 
@@ -178,18 +248,51 @@ fn cpuset(c: &LinuxCpu) -> Vec<Write> {
     out
 }
 
-/// `io.bfq.weight` or `io.weight`.
+/// `io.bfq.weight` or `io.weight`, per-device BFQ weights, and `io.max` throttles.
 fn io(b: &LinuxBlockIo) -> Result<Vec<Write>> {
-    let Some(weight) = nonzero(b.weight()) else {
-        return Ok(Vec::new());
+    if nonzero(b.leaf_weight()).is_some() {
+        tracing::warn!("linux.resources.blockIO.leafWeight: ignored, cgroup v2 has no leaf weight");
+    }
+    let mut out = Vec::new();
+    if let Some(weight) = nonzero(b.weight()) {
+        check_blkio_weight(weight)?;
+        let v = Value::IoWeight(weight);
+        out.push(w("io", "blockIO.weight", "io.weight", v));
+    }
+    for d in b.weight_device().iter().flatten() {
+        if let Some(weight) = d.weight() {
+            let line = format!("{}:{} {weight}", d.major(), d.minor());
+            out.push(plain("io", "blockIO.weightDevice", "io.bfq.weight", line));
+        }
+    }
+    let throttles = [
+        (b.throttle_read_bps_device(), "rbps", "ReadBps"),
+        (b.throttle_write_bps_device(), "wbps", "WriteBps"),
+        (b.throttle_read_iops_device(), "riops", "ReadIOPS"),
+        (b.throttle_write_iops_device(), "wiops", "WriteIOPS"),
+    ];
+    for (list, key, name) in throttles {
+        for t in list.iter().flatten() {
+            let field = format!("blockIO.throttle{name}Device");
+            out.push(plain(
+                "io",
+                &field,
+                "io.max",
+                io_max(t.major(), t.minor(), key, t.rate()),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// One `io.max` line, runc style: a rate of 0 means no limit (`max`).
+pub(crate) fn io_max(major: i64, minor: i64, key: &str, rate: u64) -> String {
+    let rate = if rate == 0 {
+        "max".to_string()
+    } else {
+        rate.to_string()
     };
-    check_blkio_weight(weight)?;
-    Ok(vec![w(
-        "io",
-        "blockIO.weight",
-        "io.weight",
-        Value::IoWeight(weight),
-    )])
+    format!("{major}:{minor} {key}={rate}")
 }
 
 /// runc's blkio weight (10..=1000) to `io.weight` (1..=10000): `1 + (w - 10) * 9999 / 990`.
@@ -294,6 +397,54 @@ mod tests {
                 ("memory.max".into(), p("max")),
                 ("memory.low".into(), p("4096")),
                 ("pids.max".into(), p("10")),
+            ]
+        );
+    }
+
+    #[test]
+    fn cpu_idle_burst_and_io_max() {
+        let c = LinuxCpuBuilder::default()
+            .idle(1)
+            .shares(1024u64)
+            .burst(500u64)
+            .build()
+            .unwrap();
+        assert_eq!(
+            files(&cpu(&c)),
+            vec![
+                ("cpu.idle".into(), p("1")),
+                ("cpu.max.burst".into(), p("500"))
+            ],
+            "no weight while idle"
+        );
+        assert_eq!(io_max(8, 0, "rbps", 0), "8:0 rbps=max");
+        assert_eq!(io_max(8, 16, "wiops", 10), "8:16 wiops=10");
+        let b: LinuxBlockIo = serde_json::from_str(
+            r#"{"weightDevice": [{"major": 8, "minor": 0, "weight": 100}],
+                "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            files(&io(&b).unwrap()),
+            vec![
+                ("io.bfq.weight".into(), p("8:0 100")),
+                ("io.max".into(), p("8:0 rbps=1048576"))
+            ]
+        );
+    }
+
+    #[test]
+    fn checked_limit_and_rdma() {
+        let res: LinuxResources = serde_json::from_str(
+            r#"{"memory": {"limit": 4096, "checkBeforeUpdate": true},
+                "rdma": {"mlx4_0": {"hcaHandles": 1}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            files(&plan(&res).unwrap()),
+            vec![
+                ("memory.max".into(), Value::MaxChecked(4096)),
+                ("rdma.max".into(), p("mlx4_0 hca_handle=1"))
             ]
         );
     }

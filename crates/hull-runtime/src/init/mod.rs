@@ -2,6 +2,7 @@
 //! one `shared/DESIGN.md` gives; each step's name is what a failure report names.
 
 mod cgroupfs;
+pub(crate) mod console;
 mod devices;
 pub mod enter;
 mod exec;
@@ -14,6 +15,7 @@ mod network;
 mod paths;
 mod pivot;
 mod rootfs;
+pub mod sysctl;
 mod user;
 
 use std::convert::Infallible;
@@ -41,6 +43,10 @@ pub struct InitConfig<'a> {
     pub no_pivot: bool,
     /// Name of a new session keyring to join (None with `--no-new-keyring`).
     pub session_keyring: Option<String>,
+    /// Console socket to send the pty master to, when `process.terminal` is true.
+    pub console_socket: Option<RawFd>,
+    /// How many fds from 3 up the program keeps.
+    pub preserve_fds: u32,
 }
 
 /// Run init; returns (an exit code) only after reporting a failure to the parent.
@@ -84,7 +90,11 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     hooks::run_point(spec, HookPoint::CreateContainer, &state)
         .map_err(at("createContainer hooks"))?;
     enter_root(cfg).map_err(at("pivot_root"))?;
+    if let Some(socket) = cfg.console_socket {
+        console::attach(socket, console_size(spec)).map_err(at("console"))?;
+    }
     hostname::apply(spec).map_err(at("hostname"))?;
+    sysctl::apply(spec).map_err(at("sysctl"))?;
     if let Some(linux) = spec.linux() {
         paths::make_readonly(linux.readonly_paths().as_deref().unwrap_or_default())
             .map_err(at("readonlyPaths"))?;
@@ -102,9 +112,15 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     exec::wait_for_start(cfg.fifo).map_err(at("wait for start"))?;
     hooks::run_point(spec, HookPoint::StartContainer, &state)
         .map_err(at("startContainer hooks"))?;
-    exec::close_inherited_fds(2).map_err(at("close fds"))?;
+    exec::close_inherited_fds(cfg.preserve_fds).map_err(at("close fds"))?;
     security::load_seccomp(seccomp, process, &mut listener, true).map_err(at("seccomp"))?;
     Err(("exec", exec::execve(&program, &args, &env)))
+}
+
+/// `process.consoleSize` as `(rows, cols)`.
+pub(crate) fn console_size(spec: &Spec) -> Option<(u16, u16)> {
+    let size = spec.process().as_ref()?.console_size()?;
+    Some((size.height() as u16, size.width() as u16))
 }
 
 fn wait_proceed(chan: &Channel) -> Result<String> {

@@ -16,12 +16,12 @@ use crate::error::Result;
 /// A connected seccomp agent socket and the state document to send it with the notify fd.
 pub type Listener = Option<(OwnedFd, Vec<u8>)>;
 
-/// Check the confinement fields (seccomp profile); the error is `(field, reason)`.
+/// Check the confinement fields (seccomp profile, sysctls); the error is `(field, reason)`.
 pub fn validate(spec: &Spec) -> std::result::Result<(), (String, String)> {
     if let Some(profile) = seccomp_profile(spec) {
         seccomp::check(profile).map_err(|b| (b.field, b.reason))?;
     }
-    Ok(())
+    crate::init::sysctl::check(spec)
 }
 
 /// Adjust the raw config JSON before it is parsed: names oci-spec would refuse but runc only

@@ -1,0 +1,94 @@
+//! Resource limits on a cgroup v1 (or hybrid) host, seen from inside the container.
+
+use hull_integration::{cgroup_v2_only, host_cgroup_file, Bundle, Hull};
+use serde_json::json;
+
+/// Skips (returns true) on a host without cgroup v1 hierarchies.
+fn no_v1() -> bool {
+    if cgroup_v2_only() {
+        eprintln!("skipped: this host has no cgroup v1 hierarchies");
+        return true;
+    }
+    false
+}
+
+fn with_resources(b: &mut Bundle, res: serde_json::Value) {
+    let linux = &mut b.config["linux"]["resources"];
+    for (k, v) in res.as_object().unwrap() {
+        linux[k] = v.clone();
+    }
+}
+
+#[test]
+fn the_container_sees_its_limits() {
+    if no_v1() {
+        return;
+    }
+    let h = Hull::new();
+    let mut b = h.bundle();
+    with_resources(
+        &mut b,
+        json!({"memory": {"limit": 67108864}, "cpu": {"shares": 512}, "pids": {"limit": 50}}),
+    );
+    b.sh_out(
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares \
+         /sys/fs/cgroup/pids/pids.max",
+    );
+    let id = h.new_id();
+    h.run_fg(&id, &b, &[]).ok();
+    let out = b.out();
+    let got: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(got, ["67108864", "512", "50"], "container printed:\n{out}");
+}
+
+#[test]
+fn the_host_cgroup_has_the_extra_settings() {
+    if no_v1() {
+        return;
+    }
+    let h = Hull::new();
+    let mut b = h.bundle();
+    with_resources(
+        &mut b,
+        json!({"memory": {"limit": 67108864, "swappiness": 20, "disableOOMKiller": true},
+               "cpu": {"quota": 50000, "period": 100000, "burst": 1000, "idle": 0},
+               "blockIO": {"throttleReadBpsDevice": [{"major": 1, "minor": 3, "rate": 1048576}]}}),
+    );
+    b.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_ok(&id, &b);
+    let pid = h.pid(&id);
+    let read = |c: &str, f: &str| {
+        std::fs::read_to_string(host_cgroup_file(pid, c, f))
+            .unwrap_or_else(|e| panic!("read {f}: {e}"))
+    };
+    assert_eq!(read("memory", "memory.swappiness").trim(), "20");
+    assert!(read("memory", "memory.oom_control").contains("oom_kill_disable 1"));
+    assert_eq!(read("cpu", "cpu.cfs_quota_us").trim(), "50000");
+    assert_eq!(read("cpu", "cpu.cfs_burst_us").trim(), "1000");
+    assert!(read("blkio", "blkio.throttle.read_bps_device").contains("1:3 1048576"));
+}
+
+#[test]
+fn an_unmounted_controller_is_a_clear_error() {
+    if no_v1() || std::path::Path::new("/sys/fs/cgroup/net_cls").exists() {
+        return;
+    }
+    let h = Hull::new();
+    let mut b = h.bundle();
+    with_resources(&mut b, json!({"network": {"classID": 1048577}}));
+    let id = h.new_id();
+    let out = h.create(&id, &b);
+    out.assert_error(&["network.classID", "net_cls"]);
+}
+
+#[test]
+fn a_one_mib_memory_limit_runs_true() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    with_resources(&mut b, json!({"memory": {"limit": 1048576}}));
+    b.args(&["/bin/true"]);
+    let id = h.new_id();
+    let out = h.run_fg(&id, &b, &[]);
+    assert_eq!(out.code(), Some(0), "{out}");
+}

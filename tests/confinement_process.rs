@@ -1,0 +1,122 @@
+//! `process.noNewPrivileges`, `process.rlimits`, `process.oomScoreAdj` and
+//! `process.user.umask`, read back from inside the container.
+
+use hull_integration::{leaks::assert_nothing_left, Hull};
+use serde_json::json;
+
+/// The `Field:\tvalue` line of /proc/self/status output.
+fn status_field<'a>(status: &'a str, field: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {field} in:\n{status}"))
+}
+
+#[test]
+fn no_new_privileges_true_and_false() {
+    let h = Hull::new();
+    for (nnp, want) in [(true, "1"), (false, "0")] {
+        let mut b = h.bundle();
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        b.sh("cat /proc/self/status");
+        let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+        assert_eq!(status_field(&out.stdout, "NoNewPrivs"), want, "{out}");
+    }
+}
+
+#[test]
+fn rlimits_show_in_proc_self_limits() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["process"]["rlimits"] = json!([
+        {"type": "RLIMIT_NOFILE", "soft": 512, "hard": 1000},
+        {"type": "RLIMIT_CORE", "soft": 0, "hard": 4096},
+        {"type": "RLIMIT_NPROC", "soft": 300, "hard": 400},
+    ]);
+    b.sh("cat /proc/self/limits; ulimit -n");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let row = |name: &str| -> Vec<String> {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} row: {out}"));
+        line[name.len()..]
+            .split_whitespace()
+            .take(2)
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(row("Max open files"), ["512", "1000"]);
+    assert_eq!(row("Max core file size"), ["0", "4096"]);
+    assert_eq!(row("Max processes"), ["300", "400"]);
+    assert!(out.stdout.trim_end().ends_with("512"), "{out}");
+}
+
+#[test]
+fn unknown_rlimit_is_an_error_naming_it() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NO_SUCH", "soft": 1, "hard": 1}]);
+    let id = h.new_id();
+    h.create(&id, &b).assert_error(&["RLIMIT_NO_SUCH"]);
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn rlimit_above_the_runtime_hard_limit_names_both_values() {
+    let mut own = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into a valid struct.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut own) };
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let caps = u64::from_str_radix(status_field(&status, "CapEff"), 16).unwrap();
+    if caps & (1 << 24) != 0 || own.rlim_max == libc::RLIM_INFINITY {
+        eprintln!("skipped: the runtime may raise its hard limit");
+        return;
+    }
+    let h = Hull::new();
+    let mut b = h.bundle();
+    let want = own.rlim_max + 1000;
+    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": want}]);
+    let id = h.new_id();
+    h.create(&id, &b).assert_error(&[
+        "RLIMIT_NOFILE",
+        &want.to_string(),
+        &own.rlim_max.to_string(),
+    ]);
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn oom_score_adj_is_written() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["process"]["oomScoreAdj"] = json!(500);
+    b.sh("cat /proc/self/oom_score_adj");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert_eq!(out.stdout.trim(), "500", "{out}");
+}
+
+#[test]
+fn umask_is_applied() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["process"]["user"]["umask"] = json!(0o077);
+    b.sh_out("umask; touch /tmp/f; stat -c %a /tmp/f");
+    h.run_fg(&h.new_id(), &b, &[]).ok();
+    let out = b.wait_out();
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["0077", "600"]);
+}
+
+#[test]
+fn default_umask_is_0022() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh("umask");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert_eq!(out.stdout.trim(), "0022", "{out}");
+}

@@ -1,0 +1,266 @@
+//! `linux.seccomp`: what a filtered program sees (the errno of a blocked call, its death by
+//! SIGSYS, a notification answered by an agent) and how a bad profile is refused.
+
+use std::io::IoSliceMut;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::time::Duration;
+
+use hull_integration::{leaks::assert_nothing_left, Hull};
+use serde_json::{json, Value};
+
+/// A rule for both mkdir syscalls (busybox may use either).
+fn mkdir_rule(action: &str, extra: Value) -> Value {
+    let mut r = json!({"names": ["mkdir", "mkdirat"], "action": action});
+    if let (Some(r), Some(extra)) = (r.as_object_mut(), extra.as_object()) {
+        r.extend(extra.clone());
+    }
+    r
+}
+
+fn profile(default: &str, syscalls: Value) -> Value {
+    json!({
+        "defaultAction": default,
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": syscalls
+    })
+}
+
+/// Run `script` (stdout+stderr captured) under `seccomp`, return the output.
+fn run_with(seccomp: Value, nnp: bool, script: &str) -> String {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["linux"]["seccomp"] = seccomp;
+    b.config["process"]["noNewPrivileges"] = json!(nnp);
+    b.root_readonly(false)
+        .sh(&format!("{{ {script}\n}} 2>&1; true"));
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    out.stdout
+}
+
+#[test]
+fn blocked_mkdir_fails_with_eperm() {
+    let p = profile(
+        "SCMP_ACT_ALLOW",
+        json!([mkdir_rule("SCMP_ACT_ERRNO", json!({"errnoRet": 1}))]),
+    );
+    let out = run_with(p, true, "mkdir /tmp/x; echo rc=$?");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(out.contains("rc=1"), "{out}");
+}
+
+#[test]
+fn errno_ret_is_returned_and_default_is_eperm() {
+    let p = profile(
+        "SCMP_ACT_ALLOW",
+        json!([mkdir_rule("SCMP_ACT_ERRNO", json!({"errnoRet": 28}))]),
+    );
+    let out = run_with(p, true, "mkdir /tmp/x");
+    assert!(out.contains("No space left on device"), "{out}");
+    let p = profile(
+        "SCMP_ACT_ALLOW",
+        json!([mkdir_rule("SCMP_ACT_ERRNO", json!({}))]),
+    );
+    let out = run_with(p, true, "mkdir /tmp/x");
+    assert!(out.contains("Operation not permitted"), "{out}");
+}
+
+#[test]
+fn filter_loaded_early_without_no_new_privileges() {
+    let p = profile(
+        "SCMP_ACT_ALLOW",
+        json!([mkdir_rule("SCMP_ACT_ERRNO", json!({"errnoRet": 1}))]),
+    );
+    let out = run_with(p, false, "mkdir /tmp/x; grep Seccomp: /proc/self/status");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+}
+
+/// chmod's mode is argument 1, fchmodat's argument 2: block only modes without group/other
+/// bits (MASKED_EQ), and only with a non-NULL path (NE, ANDed on the same rule).
+#[test]
+fn argument_comparisons() {
+    let cond = |index: u64| {
+        json!([
+            {"index": index - 1, "value": 0, "op": "SCMP_CMP_NE"},
+            {"index": index, "value": 0o077, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+        ])
+    };
+    let p = profile(
+        "SCMP_ACT_ALLOW",
+        json!([
+            {"names": ["chmod"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": cond(1)},
+            {"names": ["fchmodat", "fchmodat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+             "args": cond(2)},
+        ]),
+    );
+    let out = run_with(
+        p,
+        true,
+        "mkdir /tmp/d; chmod 700 /tmp/d; echo private=$?; chmod 755 /tmp/d; echo shared=$?",
+    );
+    assert!(out.contains("private=1"), "{out}");
+    assert!(out.contains("shared=0"), "{out}");
+}
+
+#[test]
+fn default_allow_with_allow_rules_changes_nothing() {
+    let p = profile(
+        "SCMP_ACT_ALLOW",
+        json!([{"names": ["mkdir", "mkdirat", "no_such_syscall"], "action": "SCMP_ACT_ALLOW"}]),
+    );
+    let out = run_with(p, true, "mkdir /tmp/x && echo made");
+    assert!(out.contains("made"), "{out}");
+}
+
+#[test]
+fn log_action_allows() {
+    let p = profile(
+        "SCMP_ACT_ALLOW",
+        json!([mkdir_rule("SCMP_ACT_LOG", json!({}))]),
+    );
+    let out = run_with(p, true, "mkdir /tmp/x && echo made");
+    assert!(out.contains("made"), "{out}");
+}
+
+/// KILL, KILL_THREAD, KILL_PROCESS and TRAP all end a single-threaded program by SIGSYS.
+#[test]
+fn kill_actions_exit_159() {
+    for action in [
+        "SCMP_ACT_KILL",
+        "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_TRAP",
+    ] {
+        let h = Hull::new();
+        let mut b = h.bundle();
+        b.config["linux"]["seccomp"] =
+            profile("SCMP_ACT_ALLOW", json!([mkdir_rule(action, json!({}))]));
+        b.root_readonly(false).args(&["/bin/mkdir", "/tmp/x"]);
+        let out = h.run_fg(&h.new_id(), &b, &[]);
+        assert_eq!(out.code(), Some(159), "{action}:\n{out}");
+    }
+}
+
+#[test]
+fn tsync_log_and_spec_allow_flags_are_accepted() {
+    let mut p = profile(
+        "SCMP_ACT_ALLOW",
+        json!([mkdir_rule("SCMP_ACT_ERRNO", json!({"errnoRet": 1}))]),
+    );
+    p["flags"] = json!([
+        "SECCOMP_FILTER_FLAG_TSYNC",
+        "SECCOMP_FILTER_FLAG_LOG",
+        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
+    ]);
+    let out = run_with(p, true, "mkdir /tmp/x");
+    assert!(out.contains("Operation not permitted"), "{out}");
+}
+
+fn assert_refused(seccomp: Value, needles: &[&str]) {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["linux"]["seccomp"] = seccomp;
+    let id = h.new_id();
+    h.create(&id, &b).assert_error(needles);
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn bad_action_arch_and_op_are_refused_naming_the_field() {
+    assert_refused(
+        json!({"defaultAction": "SCMP_ACT_NOPE"}),
+        &["defaultAction", "SCMP_ACT_NOPE"],
+    );
+    assert_refused(
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]}),
+        &["architectures", "SCMP_ARCH_VAX"],
+    );
+    assert_refused(
+        profile(
+            "SCMP_ACT_ALLOW",
+            json!([{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+                "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_ALMOST"}]}]),
+        ),
+        &["syscalls[0]", "SCMP_CMP_ALMOST"],
+    );
+    assert_refused(
+        profile(
+            "SCMP_ACT_ALLOW",
+            json!([{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]),
+        ),
+        &["listenerPath"],
+    );
+}
+
+/// Receive the notify fd and the state document the runtime sends on `conn`.
+fn recv_fd(conn: RawFd) -> (RawFd, Value) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(
+        conn,
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .expect("recvmsg from the runtime");
+    let fd = msg
+        .cmsgs()
+        .unwrap()
+        .find_map(|c| match c {
+            nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+            _ => None,
+        })
+        .expect("an fd with SCM_RIGHTS");
+    let len = msg.bytes;
+    (fd, serde_json::from_slice(&buf[..len]).expect("state JSON"))
+}
+
+/// A seccomp agent: answers every notified syscall with ENOSPC; returns the state it got.
+fn agent(listener: UnixListener) -> std::thread::JoinHandle<Value> {
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().expect("accept the runtime");
+        let (fd, state) = recv_fd(conn.as_raw_fd());
+        while let Ok(req) = libseccomp::ScmpNotifReq::receive(fd) {
+            let resp = libseccomp::ScmpNotifResp::new_error(
+                req.id,
+                -libc::ENOSPC,
+                libseccomp::ScmpNotifRespFlags::empty(),
+            );
+            let _ = resp.respond(fd);
+        }
+        state
+    })
+}
+
+#[test]
+fn notify_is_answered_by_the_agent() {
+    let h = Hull::new();
+    let sock = h.temp_dir().join("agent.sock");
+    let handle = agent(UnixListener::bind(&sock).unwrap());
+    let mut b = h.bundle();
+    let mut p = profile(
+        "SCMP_ACT_ALLOW",
+        json!([mkdir_rule("SCMP_ACT_NOTIFY", json!({}))]),
+    );
+    p["listenerPath"] = json!(sock);
+    p["listenerMetadata"] = json!("meta-data");
+    b.config["linux"]["seccomp"] = p;
+    b.root_readonly(false).sh("mkdir /tmp/x 2>&1; echo rc=$?");
+    let id = h.new_id();
+    let out = h.run_fg(&id, &b, &[]).ok();
+    assert!(out.stdout.contains("No space left on device"), "{out}");
+    assert!(!Path::new(&b.host_path("/tmp/x")).exists());
+    // The agent's receive fails once the filtered processes are gone.
+    hull_integration::poll(Duration::from_secs(10), "the agent to finish", || {
+        handle.is_finished().then_some(())
+    });
+    let state = handle.join().unwrap();
+    assert_eq!(state["fds"], json!(["seccompFd"]), "{state}");
+    assert_eq!(state["metadata"], "meta-data", "{state}");
+    assert_eq!(state["state"]["id"], json!(id), "{state}");
+    assert!(state["pid"].as_i64().unwrap_or(0) > 0, "{state}");
+}

@@ -1,0 +1,74 @@
+//! update: changing the limits of a live container.
+
+use hull_integration::{cgroup_v2_only, host_cgroup_file, Hull};
+use serde_json::json;
+
+fn pids_max(pid: i64) -> String {
+    let path = host_cgroup_file(pid, "pids", "pids.max");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .trim()
+        .to_string()
+}
+
+fn memory_limit(pid: i64) -> String {
+    let file = if cgroup_v2_only() {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    std::fs::read_to_string(host_cgroup_file(pid, "memory", file))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn flags_change_the_live_cgroup_and_the_record() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 100});
+    b.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let pid = h.pid(&id);
+    assert_eq!(pids_max(pid), "100");
+    h.run(&["update", "--pids-limit", "42", "--memory", "64m", &id])
+        .ok();
+    assert_eq!(pids_max(pid), "42");
+    assert_eq!(memory_limit(pid), "67108864");
+    let record = std::fs::read_to_string(h.state_dir(&id).join("state.json")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    let res = &record["spec"]["linux"]["resources"];
+    assert_eq!(res["pids"]["limit"], 42, "{res}");
+    assert_eq!(res["memory"]["limit"], 67108864, "{res}");
+    h.run(&["update", "--pids-limit", "-1", &id]).ok();
+    assert_eq!(pids_max(pid), "max");
+}
+
+#[test]
+fn a_resources_file_is_applied() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let file = h.temp_dir().join("resources.json");
+    std::fs::write(&file, r#"{"pids": {"limit": 7}}"#).unwrap();
+    h.run(&["update", "-r", file.to_str().unwrap(), &id]).ok();
+    assert_eq!(pids_max(h.pid(&id)), "7");
+    h.run(&["update", "--memory", "lots", &id])
+        .assert_error(&["invalid size"]);
+}
+
+#[test]
+fn a_stopped_container_cannot_be_updated() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["true"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    h.wait_stopped(&id);
+    h.run(&["update", "--pids-limit", "5", &id])
+        .assert_error(&["stopped"]);
+}
