@@ -120,3 +120,24 @@ fn default_umask_is_0022() {
     let out = h.run_fg(&h.new_id(), &b, &[]).ok();
     assert_eq!(out.stdout.trim(), "0022", "{out}");
 }
+
+/// This host has neither AppArmor nor SELinux: as runc, the labels are ignored and the
+/// container runs (the attribute stays unconfined).
+#[test]
+fn lsm_labels_are_ignored_when_the_lsm_is_disabled() {
+    if std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y")
+        || std::path::Path::new("/sys/fs/selinux/enforce").exists()
+    {
+        eprintln!("skipped: an LSM is enabled on this host");
+        return;
+    }
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["process"]["apparmorProfile"] = json!("hull-test-profile");
+    b.config["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0");
+    b.config["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0");
+    b.sh_out("echo ran");
+    h.create_start(&h.new_id(), &b);
+    assert_eq!(b.wait_out().trim(), "ran");
+}

@@ -262,3 +262,32 @@ fn v1_limits_are_written() {
     assert_eq!(read(&p["cpuset"], "cpuset.cpus"), "0");
     assert_eq!(read(&p["devices"], "devices.list"), "c 1:3 rwm");
 }
+
+#[test]
+fn stats_report_the_running_process() {
+    require_root!();
+    let mut f = Fixture::new(CgroupConfig {
+        path: None,
+        name: unique("stats"),
+    });
+    let pid = f.spawn_sleep();
+    f.manager.apply(pid).expect("apply");
+    let s = f.manager.stats().expect("stats");
+    assert_eq!(s.pids.current, 1, "{s:?}");
+    assert!(s.memory.usage.limit > 0, "{s:?}");
+    let json = serde_json::to_value(&s).expect("stats serialize");
+    assert!(json["memory"]["usage"].is_object(), "{json}");
+}
+
+#[test]
+fn an_oom_watcher_times_out_quietly() {
+    require_root!();
+    let f = Fixture::new(CgroupConfig {
+        path: None,
+        name: unique("oom"),
+    });
+    f.manager.create().expect("create");
+    let mut w = f.manager.oom_watcher().expect("oom watcher");
+    let n = w.wait(std::time::Duration::from_millis(50)).expect("wait");
+    assert_eq!(n, 0);
+}

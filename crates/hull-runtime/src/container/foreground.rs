@@ -44,7 +44,8 @@ pub fn block_signals() -> Result<SigSet> {
 /// Wait for `pid` to exit, forwarding signals (and proxying `pty` if given); returns its exit
 /// code, 128+N when killed by signal N.
 pub fn wait(pid: Pid, set: &SigSet, pty: Option<OwnedFd>) -> Result<i32> {
-    let sfd = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC).ctx(|| "signalfd")?;
+    let sfd = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .ctx(|| "signalfd")?;
     let _raw = pty.as_ref().and_then(|_| RawMode::enter());
     if let Some(master) = &pty {
         copy_window_size(master);

@@ -27,7 +27,7 @@ pub fn update(root: &Path, id: &str, patch: &LinuxResources) -> Result<()> {
     let stored = stored_resources(&c.record.spec);
     let merged = merge(&stored, &patch)?;
     if patch.memory().is_some() {
-        patch.set_memory(merged.memory().clone());
+        patch.set_memory(*merged.memory());
     }
     super::cgroup::of(&c.record)?.set(&patch)?;
     let mut record = c.record.clone();

@@ -94,6 +94,9 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         console::attach(socket, console_size(spec)).map_err(at("console"))?;
     }
     hostname::apply(spec).map_err(at("hostname"))?;
+    let process_cfg = spec.process().as_ref();
+    security::apparmor::apply(process_cfg.and_then(|p| p.apparmor_profile().as_deref()))
+        .map_err(at("apparmor"))?;
     sysctl::apply(spec).map_err(at("sysctl"))?;
     if let Some(linux) = spec.linux() {
         paths::make_readonly(linux.readonly_paths().as_deref().unwrap_or_default())
@@ -101,6 +104,8 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         paths::mask(linux.masked_paths().as_deref().unwrap_or_default())
             .map_err(at("maskedPaths"))?;
     }
+    security::selinux::apply_exec_label(process_cfg.and_then(|p| p.selinux_label().as_deref()))
+        .map_err(at("process label"))?;
     let process = spec
         .process()
         .as_ref()

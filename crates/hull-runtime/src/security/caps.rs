@@ -166,6 +166,32 @@ pub fn after_user(sets: &CapSets) -> Result<()> {
     Ok(())
 }
 
+/// Remove from `process.capabilities` (in the raw config JSON) every name oci-spec cannot
+/// parse, with a warning naming it, so a capability newer than hull only costs a warning (as
+/// with runc) instead of refusing the whole config.
+pub fn drop_unknown_names(config: &mut serde_json::Value) {
+    let Some(sets) = config
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    else {
+        return;
+    };
+    for (set, names) in sets.iter_mut() {
+        let Some(list) = names.as_array_mut() else {
+            continue;
+        };
+        list.retain(|name| {
+            let known =
+                serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_ok();
+            if !known && name.is_string() {
+                tracing::warn!("process.capabilities.{set}: unknown capability {name}; skipped");
+                return false;
+            }
+            true
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,31 +223,5 @@ mod tests {
         assert!(r.bounding.contains(&Capability::CAP_SYS_RESOURCE));
         let r2 = r.restrict(&held, &held);
         assert_eq!(r2.bounding, held);
-    }
-}
-
-/// Remove from `process.capabilities` (in the raw config JSON) every name oci-spec cannot
-/// parse, with a warning naming it, so a capability newer than hull only costs a warning (as
-/// with runc) instead of refusing the whole config.
-pub fn drop_unknown_names(config: &mut serde_json::Value) {
-    let Some(sets) = config
-        .pointer_mut("/process/capabilities")
-        .and_then(|c| c.as_object_mut())
-    else {
-        return;
-    };
-    for (set, names) in sets.iter_mut() {
-        let Some(list) = names.as_array_mut() else {
-            continue;
-        };
-        list.retain(|name| {
-            let known =
-                serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_ok();
-            if !known && name.is_string() {
-                tracing::warn!("process.capabilities.{set}: unknown capability {name}; skipped");
-                return false;
-            }
-            true
-        });
     }
 }

@@ -1,11 +1,13 @@
 //! Confinement applied by init: capabilities, rlimits, no_new_privileges, the OOM score,
 //! seccomp and the LSM labels. [`validate`] checks what the config asks before any side effect.
 
+pub mod apparmor;
 pub mod caps;
 pub mod nnp;
 pub mod oom;
 pub mod rlimits;
 pub mod seccomp;
+pub mod selinux;
 
 use std::os::fd::OwnedFd;
 

@@ -1,0 +1,25 @@
+//! `process.selinuxLabel` (and `linux.mountLabel`): like runc, applied only when SELinux is
+//! enabled (selinuxfs mounted at /sys/fs/selinux); otherwise ignored.
+
+use crate::error::{Context, Result};
+
+/// Whether SELinux is enabled on the host (selinuxfs is mounted).
+pub fn is_enabled() -> bool {
+    std::fs::read_to_string("/proc/self/mounts").is_ok_and(|m| {
+        m.lines()
+            .any(|l| l.split_whitespace().nth(2) == Some("selinuxfs"))
+    })
+}
+
+/// Set the label the next execve gets (`/proc/thread-self/attr/exec`).
+pub fn apply_exec_label(label: Option<&str>) -> Result<()> {
+    let Some(label) = label.filter(|l| !l.is_empty()) else {
+        return Ok(());
+    };
+    if !is_enabled() {
+        tracing::debug!("selinux is not enabled; process.selinuxLabel {label} ignored");
+        return Ok(());
+    }
+    std::fs::write("/proc/thread-self/attr/exec", label)
+        .ctx(|| format!("process.selinuxLabel: set {label}"))
+}
