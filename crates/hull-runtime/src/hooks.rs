@@ -1,7 +1,8 @@
 //! The six OCI hook points. A hook gets the container's state JSON on stdin, runs with its own
 //! args and env, and is killed when its `timeout` passes.
 
-use std::io::Write;
+use std::io::{Read, Seek, Write};
+use std::os::fd::FromRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,6 +48,17 @@ fn hooks_of(spec: &Spec, point: HookPoint) -> &[Hook] {
     list.as_deref().unwrap_or_default()
 }
 
+/// The same state document with another `status` (init gets one and reports several).
+pub fn with_status(state: &str, status: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(state) {
+        Ok(mut v) => {
+            v["status"] = serde_json::json!(status);
+            v.to_string()
+        }
+        Err(_) => state.to_string(),
+    }
+}
+
 /// Whether any hook is configured at one of `points`.
 pub fn has_any(spec: &Spec, points: &[HookPoint]) -> bool {
     points.iter().any(|p| !hooks_of(spec, *p).is_empty())
@@ -77,11 +89,13 @@ fn run_one(hook: &Hook, state: &str) -> std::result::Result<(), String> {
             cmd.env(k, v);
         }
     }
-    // The hook's output goes to hull's stderr, never into the state stream.
-    let stderr = std::io::stderr().as_fd_clone().map_err(|e| e.to_string())?;
+    // The hook's output is kept aside (a memfd cannot fill up and block the hook) and shown
+    // only when it fails, inside the one-line error.
+    let output = output_file().map_err(|e| e.to_string())?;
+    let out2 = output.try_clone().map_err(|e| e.to_string())?;
     cmd.stdin(Stdio::piped())
-        .stdout(Stdio::from(stderr))
-        .stderr(Stdio::inherit());
+        .stdout(Stdio::from(output.try_clone().map_err(|e| e.to_string())?))
+        .stderr(Stdio::from(out2));
     let mut child = cmd.spawn().map_err(|e| e.to_string())?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook may exit without reading its stdin; that is not an error.
@@ -92,7 +106,7 @@ fn run_one(hook: &Hook, state: &str) -> std::result::Result<(), String> {
     loop {
         match child.try_wait().map_err(|e| e.to_string())? {
             Some(status) if status.success() => return Ok(()),
-            Some(status) => return Err(format!("failed: {status}")),
+            Some(status) => return Err(format!("failed: {status}{}", output_text(output))),
             None if timeout.is_some_and(|t| started.elapsed() >= t) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -106,14 +120,26 @@ fn run_one(hook: &Hook, state: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// Duplicate a standard stream's fd as an owned fd.
-trait AsFdClone {
-    fn as_fd_clone(&self) -> std::io::Result<std::os::fd::OwnedFd>;
+/// An anonymous in-memory file for a hook's output.
+fn output_file() -> std::io::Result<std::fs::File> {
+    // SAFETY: memfd_create reads a NUL-terminated name and returns a new fd or -1.
+    let fd = unsafe { libc::memfd_create(c"hull-hook".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the fd is new and owned by nobody else.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
-impl AsFdClone for std::io::Stderr {
-    fn as_fd_clone(&self) -> std::io::Result<std::os::fd::OwnedFd> {
-        use std::os::fd::AsFd;
-        self.as_fd().try_clone_to_owned()
+/// What the hook printed, on one line, prefixed for an error message ("" when silent).
+fn output_text(mut file: std::fs::File) -> String {
+    let mut text = String::new();
+    let _ = file.seek(std::io::SeekFrom::Start(0));
+    let _ = file.read_to_string(&mut text);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        text
+    } else {
+        format!(": {text}")
     }
 }

@@ -23,7 +23,7 @@ pub fn default_config() -> Value {
             "noNewPrivileges": true
         },
         "root": {"path": "rootfs", "readonly": true},
-        "hostname": "hull",
+        "hostname": "runc",
         "mounts": default_mounts(),
         "linux": {
             "resources": {"devices": [{"allow": false, "access": "rwm"}]},

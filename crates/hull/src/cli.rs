@@ -29,7 +29,7 @@ pub struct Global {
     /// Log debug messages too.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Use systemd to manage cgroups (not supported yet: refused when used).
+    /// cgroupsPath is in systemd's `slice:prefix:name` form (hull maps it onto cgroupfs).
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Rootless mode: true, false or auto (accepted; hull detects what it can do).

@@ -8,16 +8,42 @@ use super::state::Record;
 use crate::error::Result;
 
 /// The manager for a new container: `linux.cgroupsPath` if given, else `<own cgroup>/<id>`.
-pub fn for_new(id: &str, spec: &Spec) -> Result<Box<dyn Manager>> {
+/// With `systemd`, a `slice:prefix:name` path is placed where systemd would put the unit
+/// (`/<slice>/<prefix>-<name>.scope`); hull drives it through cgroupfs.
+pub fn for_new(id: &str, spec: &Spec, systemd: bool) -> Result<Box<dyn Manager>> {
     let path = spec
         .linux()
         .as_ref()
         .and_then(|l| l.cgroups_path().as_ref());
+    let mut path = path.map(|p| p.to_string_lossy().into_owned());
+    if systemd {
+        path = Some(systemd_path(path.as_deref().unwrap_or(""), id));
+    }
     let cfg = CgroupConfig {
-        path: path.map(|p| p.to_string_lossy().into_owned()),
+        path,
         name: id.to_string(),
     };
     Ok(hull_cgroups::new_manager(&cfg)?)
+}
+
+/// `slice:prefix:name` as a cgroupfs path, as runc's systemd driver lays it out.
+fn systemd_path(path: &str, id: &str) -> String {
+    let parts: Vec<&str> = path.split(':').collect();
+    let (slice, prefix, name) = match parts.as_slice() {
+        [slice, prefix, name] => (*slice, *prefix, *name),
+        _ => ("", "hull", id),
+    };
+    let slice = if slice.is_empty() {
+        "system.slice"
+    } else {
+        slice
+    };
+    let unit = if prefix.is_empty() {
+        format!("{name}.scope")
+    } else {
+        format!("{prefix}-{name}.scope")
+    };
+    format!("/{slice}/{unit}")
 }
 
 /// The manager of an existing container, from the paths saved at create time.
@@ -67,4 +93,22 @@ pub fn resources(spec: &Spec) -> Result<Option<LinuxResources>> {
     rules.extend(serde_json::from_str::<Vec<LinuxDeviceCgroup>>(ALLOWED_DEVICES).map_err(parse)?);
     res.set_devices(Some(rules));
     Ok(Some(res))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::systemd_path;
+
+    #[test]
+    fn systemd_paths_become_scopes_under_their_slice() {
+        assert_eq!(
+            systemd_path("system.slice:cri-containerd:abc", "x"),
+            "/system.slice/cri-containerd-abc.scope"
+        );
+        assert_eq!(
+            systemd_path(":docker:abc", "x"),
+            "/system.slice/docker-abc.scope"
+        );
+        assert_eq!(systemd_path("", "c1"), "/system.slice/hull-c1.scope");
+    }
 }

@@ -41,6 +41,8 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     /// Pass fds 3..3+N on to the container (`--preserve-fds`), after any `LISTEN_FDS`.
     pub preserve_fds: u32,
+    /// `--systemd-cgroup`: `cgroupsPath` is `slice:prefix:name`.
+    pub systemd_cgroup: bool,
 }
 
 /// Undoes a half-made container when dropped, unless disarmed.
@@ -102,7 +104,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
         armed: true,
     };
     let fifo = make_fifo(&dir)?;
-    let cgroup = super::cgroup::for_new(&opts.id, &bundle.spec)?;
+    let cgroup = super::cgroup::for_new(&opts.id, &bundle.spec, opts.systemd_cgroup)?;
     let plan = Plan::from_spec(&bundle.spec);
     let (parent, child) = channel::pair()?;
     let init_cfg = InitConfig {
@@ -196,7 +198,7 @@ pub fn hook_state(record: &Record, status: Status) -> String {
 /// Let init go on, run the runtime hooks when it asks, and wait for it to be ready.
 fn drive_init(chan: &Channel, record: &Record) -> Result<()> {
     chan.send(&Msg::Proceed {
-        state: hook_state(record, Status::Created),
+        state: hook_state(record, Status::Creating),
     })?;
     loop {
         match chan.recv()? {

@@ -70,7 +70,26 @@ pub fn release(c: &Container) -> Result<()> {
             c.record.id
         )));
     }
-    std::fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))
+    std::fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))?;
+    wait_exec(&fifo, &pidfd)
+}
+
+/// Wait until init closes its end of the fifo, which happens when it execs the program (the
+/// fd is close-on-exec) or dies: poststart hooks must run after the program started.
+fn wait_exec(fifo: &File, pidfd: &PidFd) -> Result<()> {
+    loop {
+        let mut fds = [
+            PollFd::new(fifo.as_fd(), PollFlags::empty()),
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => other.ctx(|| "poll exec.fifo")?,
+        };
+        if fds.iter().any(|f| f.any().unwrap_or(false)) {
+            return Ok(());
+        }
+    }
 }
 
 use std::os::unix::fs::OpenOptionsExt;

@@ -1,7 +1,7 @@
 //! The end of init: find the program, wait on `exec.fifo` for `start`, and `execve`.
 
 use std::ffi::CString;
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -39,8 +39,10 @@ fn is_executable(path: &Path) -> bool {
 
 /// Block until `hull start` opens the fifo (given as an `O_PATH` fd opened before pivot_root),
 /// then tell it we are going on. This is the CVE-2016-9962 handshake: nothing of the host is
-/// reachable any more when the user's program is released.
-pub fn wait_for_start(fifo: RawFd) -> Result<()> {
+/// reachable any more when the user's program is released. The returned write end is
+/// close-on-exec and must stay open until execve: `start` waits for its closing to know the
+/// program runs (and only then runs poststart hooks).
+pub fn wait_for_start(fifo: RawFd) -> Result<OwnedFd> {
     let path = format!("/proc/self/fd/{fifo}");
     let fd = open(
         path.as_str(),
@@ -49,7 +51,7 @@ pub fn wait_for_start(fifo: RawFd) -> Result<()> {
     )
     .ctx(|| "open exec.fifo")?;
     nix::unistd::write(&fd, b"0").ctx(|| "write exec.fifo")?;
-    Ok(())
+    Ok(fd)
 }
 
 /// Keep fds 3..3+`preserve` open across exec and mark every other fd from 3 up close-on-exec,

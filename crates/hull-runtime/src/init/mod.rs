@@ -114,9 +114,13 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     let (program, args, env) =
         become_process_with(process, seccomp, &mut listener).map_err(at("process"))?;
     chan.send(&Msg::Ready).map_err(at("report ready"))?;
-    exec::wait_for_start(cfg.fifo).map_err(at("wait for start"))?;
-    hooks::run_point(spec, HookPoint::StartContainer, &state)
-        .map_err(at("startContainer hooks"))?;
+    let _started = exec::wait_for_start(cfg.fifo).map_err(at("wait for start"))?;
+    hooks::run_point(
+        spec,
+        HookPoint::StartContainer,
+        &hooks::with_status(&state, "created"),
+    )
+    .map_err(at("startContainer hooks"))?;
     exec::close_inherited_fds(cfg.preserve_fds).map_err(at("close fds"))?;
     security::load_seccomp(seccomp, process, &mut listener, true).map_err(at("seccomp"))?;
     Err(("exec", exec::execve(&program, &args, &env)))

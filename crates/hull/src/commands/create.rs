@@ -15,6 +15,7 @@ pub fn options(global: &Global, flags: &CreateFlags) -> CreateOptions {
         no_new_keyring: flags.no_new_keyring,
         console_socket: flags.console_socket.clone(),
         preserve_fds: flags.preserve_fds,
+        systemd_cgroup: global.systemd_cgroup,
     }
 }
 

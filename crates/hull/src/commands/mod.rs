@@ -19,9 +19,6 @@ use crate::cli::{Command, Global};
 
 /// Run a parsed command; returns hull's exit code.
 pub fn dispatch(global: &Global, command: Command) -> anyhow::Result<i32> {
-    if global.systemd_cgroup {
-        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver");
-    }
     if global.criu.is_some() {
         tracing::warn!("--criu is accepted but checkpoint/restore is not supported");
     }
