@@ -22,6 +22,12 @@ pub fn dispatch(global: &Global, command: Command) -> anyhow::Result<i32> {
     if global.criu.is_some() {
         tracing::warn!("--criu is accepted but checkpoint/restore is not supported");
     }
+    if matches!(
+        command,
+        Command::Create(_) | Command::Run { .. } | Command::Exec(_)
+    ) {
+        hull_runtime::security::exe_guard::ensure()?;
+    }
     match command {
         Command::Create(flags) => create::run(global, &flags),
         Command::Start { id } => start::run(global, &id),

@@ -1,0 +1,72 @@
+//! CVE-2019-5736: a process in the container must never be able to open the hull binary for
+//! writing through `/proc/<pid>/exe` (for instance by having hull exec a `#!/proc/self/exe`
+//! script). Before `create`, `run` and `exec` touch a container, hull moves itself into a
+//! private mount namespace where its own binary is bind-mounted read-only, and re-executes
+//! itself from there: every process it then starts has an `exe` on a read-only mount, so a
+//! write open fails with EROFS. This costs one `unshare` and one `execve`, and no copy of the
+//! binary (unlike a sealed memfd clone); other commands do not pay it.
+
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+
+use crate::error::{Context, Error, Result};
+
+/// Set in the environment of the re-executed hull, and removed by it at once.
+const GUARDED: &str = "_HULL_EXE_GUARDED";
+
+/// Make sure this process runs from a read-only view of its binary; re-executes hull once.
+/// Returns only in the guarded process.
+pub fn ensure() -> Result<()> {
+    if std::env::var_os(GUARDED).is_some() {
+        // SAFETY (of the unsafe-free call): hull is single-threaded, so changing the
+        // environment cannot race with a reader.
+        std::env::remove_var(GUARDED);
+        return Ok(());
+    }
+    let exe = std::fs::read_link("/proc/self/exe").ctx(|| "read /proc/self/exe")?;
+    unshare(CloneFlags::CLONE_NEWNS).ctx(|| "unshare a mount namespace for the binary guard")?;
+    // Our mounts must not propagate back to the host's namespace.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| "make / a slave mount")?;
+    mount(
+        Some(&exe),
+        &exe,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .ctx(|| format!("bind {} onto itself", exe.display()))?;
+    let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    mount(None::<&str>, &exe, None::<&str>, ro, None::<&str>)
+        .ctx(|| format!("remount {} read-only", exe.display()))?;
+    reexec(&exe)
+}
+
+fn reexec(exe: &Path) -> Result<()> {
+    let to_c =
+        |s: OsString| CString::new(s.as_bytes()).map_err(|_| Error::Msg("NUL in argument".into()));
+    let prog = to_c(exe.as_os_str().to_owned())?;
+    let args: Vec<CString> = std::env::args_os().map(to_c).collect::<Result<_>>()?;
+    let mut env: Vec<CString> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k;
+            kv.push("=");
+            kv.push(v);
+            to_c(kv)
+        })
+        .collect::<Result<_>>()?;
+    env.push(to_c(format!("{GUARDED}=1").into())?);
+    match nix::unistd::execve(&prog, &args, &env) {
+        Err(e) => Err(e).ctx(|| format!("re-execute {}", exe.display())),
+    }
+}
