@@ -131,6 +131,7 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         ));
     }
     crate::security::validate(spec).map_err(|(field, reason)| invalid(field, reason))?;
+    crate::bootstrap::idmap::validate(spec).map_err(|(field, reason)| invalid(field, reason))?;
     validate_mounts(spec)?;
     validate_hooks(spec)
 }

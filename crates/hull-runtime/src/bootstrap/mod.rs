@@ -2,5 +2,6 @@
 //! single-threaded, so no thread is ever started before namespaces are entered.
 
 pub mod channel;
+pub mod idmap;
 pub mod namespaces;
 pub mod spawn;

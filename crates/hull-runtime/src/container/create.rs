@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use hull_cgroups::Manager;
 use nix::fcntl::{open, OFlag};
+use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
@@ -119,6 +120,9 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     let pid = spawn_init(&plan, &parent, child, |chan| init::run(chan, &init_cfg))?;
     undo.init = Some(pid);
     drop(fifo);
+    if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
+        map_ids(pid, &bundle.spec)?;
+    }
     cgroup.apply(pid)?;
     undo.cgroup = Some(cgroup);
     let cgroup = undo
@@ -137,6 +141,20 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     }
     undo.armed = false;
     Ok(Container { dir, record })
+}
+
+/// Write the new user namespace's id maps (the child waits for `Proceed` until then).
+fn map_ids(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let uid = linux
+        .and_then(|l| l.uid_mappings().clone())
+        .unwrap_or_default();
+    let gid = linux
+        .and_then(|l| l.gid_mappings().clone())
+        .unwrap_or_default();
+    // An unprivileged parent may map only its own ids, and only with setgroups denied.
+    let deny = !nix::unistd::geteuid().is_root();
+    crate::bootstrap::idmap::write_maps(pid, &uid, &gid, deny)
 }
 
 /// Create `<root>/<id>` exclusively: the id is ours from here on.

@@ -85,6 +85,8 @@ pub fn create(root: &OwnedFd, node: &Node) -> Result<()> {
         makedev(node.major, node.minor),
     ) {
         Err(Errno::EEXIST) => return Ok(()),
+        // In a user namespace mknod is refused: bind the host's node instead, as runc does.
+        Err(Errno::EPERM) => return bind_host_node(root, node),
         other => other.ctx(|| format!("mknod {}", node.path))?,
     }
     let owner = (Some(Uid::from_raw(node.uid)), Some(Gid::from_raw(node.gid)));
@@ -96,6 +98,12 @@ pub fn create(root: &OwnedFd, node: &Node) -> Result<()> {
         AtFlags::AT_SYMLINK_NOFOLLOW,
     )
     .ctx(|| format!("chown {}", node.path))
+}
+
+fn bind_host_node(root: &OwnedFd, node: &Node) -> Result<()> {
+    let host = Path::new(&node.path);
+    let opts = super::mount_options::parse(&["bind"]);
+    super::mounts::bind(root, host, host, &opts)
 }
 
 /// The standard `/dev` symlinks: fd, stdin, stdout, stderr, and ptmx into the devpts mount.

@@ -71,6 +71,9 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     let state = wait_proceed(chan).map_err(at("wait for the parent"))?;
     let mut listener = security::seccomp_listener(spec, &state).map_err(at("seccomp listener"))?;
     umask(Mode::empty());
+    if cfg.new_namespaces.contains(CloneFlags::CLONE_NEWUSER) {
+        user::become_namespace_root().map_err(at("user namespace"))?;
+    }
     if cfg.new_namespaces.contains(CloneFlags::CLONE_NEWCGROUP) {
         // Only now that the parent has put us in our cgroup, so the namespace is rooted there.
         unshare(CloneFlags::CLONE_NEWCGROUP)

@@ -23,6 +23,20 @@ pub fn become_user(user: &User) -> Result<()> {
     Ok(())
 }
 
+/// In a new user namespace whose maps the parent has just written: become its root (uid and
+/// gid 0), so that every later step acts as the mapped root. Capabilities in the namespace
+/// are kept: the old ids were not root there.
+pub fn become_namespace_root() -> Result<()> {
+    // Dropping supplementary groups is refused when setgroups is denied; that is fine.
+    let _ = setgroups(&[]);
+    let root_gid = Gid::from_raw(0);
+    setresgid(root_gid, root_gid, root_gid)
+        .ctx(|| "setgid 0 in the user namespace (is container gid 0 mapped?)")?;
+    let root_uid = Uid::from_raw(0);
+    setresuid(root_uid, root_uid, root_uid)
+        .ctx(|| "setuid 0 in the user namespace (is container uid 0 mapped?)")
+}
+
 /// `HOME` for the user from the container's `/etc/passwd`, or `/` (as runc does).
 pub fn home_of(uid: u32) -> String {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();

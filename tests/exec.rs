@@ -1,0 +1,385 @@
+//! `hull exec`: a second process in a running container, as runc's nsenter path starts it.
+//! Every check is what the exec'd process itself reports (its namespaces, cgroup, ids,
+//! capabilities, environment...), compared with what the container's init sees.
+
+use hull_integration::{ns_link, pid_alive, poll, Bundle, Hull, Out};
+use serde_json::json;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+/// A running container (created and started) whose init made `/tmp/made` and `/ready`, then
+/// sleeps; its hostname is `exec-host`, its rootfs writable.
+fn running(h: &Hull) -> (Bundle, String) {
+    let mut b = h.bundle();
+    b.root_readonly(false)
+        .hostname("exec-host")
+        .env("FROM_SPEC", "spec")
+        .sh("echo made-by-init > /tmp/made; touch /ready; exec sleep 1000");
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let ready = b.host_path("/ready");
+    poll(T, "the container to touch /ready", || {
+        ready.exists().then_some(())
+    });
+    (b, id)
+}
+
+/// `hull exec <flags...> <id> <cmd...>` to completion.
+#[track_caller]
+fn exec(h: &Hull, id: &str, flags: &[&str], cmd: &[&str]) -> Out {
+    let mut args = vec!["exec"];
+    args.extend_from_slice(flags);
+    args.push(id);
+    args.extend_from_slice(cmd);
+    h.run(&args)
+}
+
+/// `exec id sh -c script`, asserted to succeed; its stdout.
+#[track_caller]
+fn exec_sh(h: &Hull, id: &str, flags: &[&str], script: &str) -> String {
+    exec(h, id, flags, &["sh", "-c", script]).ok().stdout
+}
+
+/// The value of `Key:` in a `/proc/<pid>/status` text.
+fn status_field<'a>(status: &'a str, key: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key} in status:\n{status}"))
+        .trim()
+}
+
+fn cap_bit(status: &str, set: &str, bit: u32) -> bool {
+    let hex = status_field(status, set);
+    let v = u64::from_str_radix(hex, 16).unwrap_or_else(|e| panic!("{set} {hex:?}: {e}"));
+    v & (1 << bit) != 0
+}
+
+const CAP_SYS_ADMIN: u32 = 21;
+
+#[test]
+fn exec_joins_every_namespace() {
+    let h = Hull::new();
+    let (_b, id) = running(&h);
+    let init = h.pid(&id).to_string();
+    let out = exec_sh(
+        &h,
+        &id,
+        &[],
+        "echo pid=$$; hostname; cat /tmp/made; \
+         for ns in mnt uts ipc net pid cgroup; do \
+           echo self:$ns=$(readlink /proc/self/ns/$ns); echo init:$ns=$(readlink /proc/1/ns/$ns); \
+         done; ps -o pid,args",
+    );
+    let pid_line = out.lines().find_map(|l| l.strip_prefix("pid=")).unwrap();
+    assert_ne!(pid_line, "1", "the exec'd process is not pid 1:\n{out}");
+    assert!(
+        pid_line.parse::<u32>().is_ok(),
+        "the exec'd process has a pid in the container:\n{out}"
+    );
+    assert!(
+        out.lines().any(|l| l == "exec-host"),
+        "same hostname:\n{out}"
+    );
+    assert!(
+        out.contains("made-by-init"),
+        "sees a file the container made (same mount ns):\n{out}"
+    );
+    for ns in ["mnt", "uts", "ipc", "net", "pid", "cgroup"] {
+        let get = |who: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(&format!("{who}:{ns}=")))
+                .unwrap_or_else(|| panic!("no {who}:{ns} in:\n{out}"))
+                .to_string()
+        };
+        let host_view = ns_link(&init, ns);
+        assert_eq!(get("self"), get("init"), "{ns} namespace:\n{out}");
+        assert_eq!(
+            get("self"),
+            host_view,
+            "{ns} namespace is init's as the host sees it"
+        );
+    }
+    let init_row = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("1 "))
+        .unwrap_or_else(|| panic!("ps shows no pid 1:\n{out}"));
+    assert!(
+        init_row.contains("sleep 1000"),
+        "pid 1 in the exec'd process's view is the container's init:\n{out}"
+    );
+}
+
+#[test]
+fn exec_joins_the_container_cgroup() {
+    let h = Hull::new();
+    let (_b, id) = running(&h);
+    let out = exec_sh(
+        &h,
+        &id,
+        &[],
+        "cat /proc/self/cgroup; echo ----; cat /proc/1/cgroup",
+    );
+    let (mine, inits) = out.split_once("----\n").unwrap();
+    assert!(!mine.trim().is_empty(), "{out}");
+    assert_eq!(mine.trim(), inits.trim(), "same cgroup as init:\n{out}");
+}
+
+#[test]
+fn exec_returns_the_exit_status() {
+    let h = Hull::new();
+    let (_b, id) = running(&h);
+    let out = exec(&h, &id, &[], &["sh", "-c", "exit 7"]);
+    assert_eq!(out.code(), Some(7), "{out}");
+    let out = exec(&h, &id, &[], &["sh", "-c", "kill -KILL $$"]);
+    assert_eq!(out.code(), Some(128 + 9), "killed by SIGKILL:\n{out}");
+    let out = exec(&h, &id, &[], &["sh", "-c", "kill -USR1 $$"]);
+    assert_eq!(out.code(), Some(128 + 10), "killed by SIGUSR1:\n{out}");
+    exec(&h, &id, &[], &["true"]).ok();
+}
+
+#[test]
+fn exec_env_adds_and_overrides() {
+    let h = Hull::new();
+    let (_b, id) = running(&h);
+    let out = exec(
+        &h,
+        &id,
+        &["-e", "ADDED=yes", "--env", "FROM_SPEC=overridden"],
+        &["env"],
+    )
+    .ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines.contains(&"ADDED=yes"), "{out}");
+    assert!(lines.contains(&"FROM_SPEC=overridden"), "{out}");
+    assert!(!lines.contains(&"FROM_SPEC=spec"), "{out}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("PATH=")),
+        "the container's env is kept:\n{out}"
+    );
+    let plain = exec(&h, &id, &[], &["env"]).ok();
+    assert!(
+        plain.stdout.lines().any(|l| l == "FROM_SPEC=spec"),
+        "{plain}"
+    );
+}
+
+#[test]
+fn exec_cwd() {
+    let h = Hull::new();
+    let (_b, id) = running(&h);
+    assert_eq!(exec_sh(&h, &id, &["--cwd", "/tmp"], "pwd").trim(), "/tmp");
+    assert_eq!(exec_sh(&h, &id, &[], "pwd").trim(), "/");
+}
+
+#[test]
+fn exec_user_and_additional_gids() {
+    let h = Hull::new();
+    let (_b, id) = running(&h);
+    let status = exec_sh(
+        &h,
+        &id,
+        &[
+            "--user",
+            "1000:1000",
+            "--additional-gids",
+            "10",
+            "--additional-gids",
+            "20",
+        ],
+        "cat /proc/self/status",
+    );
+    assert_eq!(
+        status_field(&status, "Uid").split_whitespace().next(),
+        Some("1000")
+    );
+    assert_eq!(
+        status_field(&status, "Gid").split_whitespace().next(),
+        Some("1000")
+    );
+    let mut groups: Vec<&str> = status_field(&status, "Groups").split_whitespace().collect();
+    groups.sort();
+    assert_eq!(groups, ["10", "20"], "{status}");
+}
+
+#[test]
+fn exec_cap_adds_a_capability() {
+    let h = Hull::new();
+    let (_b, id) = running(&h);
+    let without = exec_sh(&h, &id, &[], "cat /proc/self/status");
+    assert!(
+        !cap_bit(&without, "CapEff", CAP_SYS_ADMIN),
+        "the default process has no CAP_SYS_ADMIN:\n{without}"
+    );
+    let with = exec_sh(
+        &h,
+        &id,
+        &["--cap", "CAP_SYS_ADMIN"],
+        "cat /proc/self/status",
+    );
+    assert!(cap_bit(&with, "CapEff", CAP_SYS_ADMIN), "{with}");
+    assert!(cap_bit(&with, "CapBnd", CAP_SYS_ADMIN), "{with}");
+}
+
+#[test]
+fn exec_no_new_privs() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    b.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let off = exec_sh(&h, &id, &[], "cat /proc/self/status");
+    assert_eq!(status_field(&off, "NoNewPrivs"), "0", "{off}");
+    let on = exec_sh(&h, &id, &["--no-new-privs"], "cat /proc/self/status");
+    assert_eq!(status_field(&on, "NoNewPrivs"), "1", "{on}");
+}
+
+#[test]
+fn exec_process_json() {
+    let h = Hull::new();
+    let (b, id) = running(&h);
+    let process = json!({
+        "terminal": false,
+        "user": {"uid": 1000, "gid": 1000, "additionalGids": [30]},
+        "args": ["sh", "-c", "echo args-ran; pwd; echo $ONLY_HERE; cat /proc/self/status; exit 4"],
+        "env": ["PATH=/bin:/usr/bin", "ONLY_HERE=from-process-json"],
+        "cwd": "/tmp",
+        "capabilities": {
+            "bounding": ["CAP_SYS_ADMIN"],
+            "effective": ["CAP_SYS_ADMIN"],
+            "permitted": ["CAP_SYS_ADMIN"]
+        },
+        "noNewPrivileges": true
+    });
+    let path = b.dir.join("process.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&process).unwrap()).unwrap();
+    let out = exec(&h, &id, &["--process", path.to_str().unwrap()], &[]);
+    assert_eq!(out.code(), Some(4), "{out}");
+    let text = &out.stdout;
+    assert!(text.contains("args-ran"), "{out}");
+    assert!(text.lines().any(|l| l == "/tmp"), "cwd:\n{out}");
+    assert!(text.contains("from-process-json"), "env:\n{out}");
+    assert!(
+        !text.contains("FROM_SPEC"),
+        "the container's env is not merged into process.json's:\n{out}"
+    );
+    assert_eq!(
+        status_field(text, "Uid").split_whitespace().next(),
+        Some("1000")
+    );
+    assert_eq!(status_field(text, "Groups"), "30", "{out}");
+    assert_eq!(status_field(text, "NoNewPrivs"), "1", "{out}");
+    assert!(cap_bit(text, "CapBnd", CAP_SYS_ADMIN), "{out}");
+}
+
+#[test]
+fn exec_detach_writes_a_pid_file() {
+    let h = Hull::new();
+    let (b, id) = running(&h);
+    let pid_file = b.dir.join("exec.pid");
+    let out = exec(
+        &h,
+        &id,
+        &["--detach", "--pid-file", pid_file.to_str().unwrap()],
+        &["sleep", "777"],
+    )
+    .ok();
+    let pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap_or_else(|e| panic!("pid file: {e}\n{out}"))
+        .trim()
+        .parse()
+        .expect("the pid file holds a number");
+    assert!(pid_alive(pid), "the detached process is alive");
+    let cmdline =
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+            .replace('\0', " ");
+    assert!(cmdline.contains("sleep 777"), "{cmdline}");
+    let init = h.pid(&id);
+    let cg = |p: i64| std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
+    assert_eq!(
+        cg(pid),
+        cg(init),
+        "the detached process is in the container's cgroup"
+    );
+    assert_eq!(
+        ns_link(&pid.to_string(), "pid"),
+        ns_link(&init.to_string(), "pid")
+    );
+    let ps = h.run(&["ps", "--format", "json", &id]).ok();
+    let pids: Vec<i64> = serde_json::from_str(ps.stdout.trim()).expect("ps json");
+    assert!(pids.contains(&pid), "ps lists the exec'd process: {ps}");
+}
+
+#[test]
+fn exec_forwards_signals_in_the_foreground() {
+    let h = Hull::new();
+    let (b, id) = running(&h);
+    let fg = h.spawn(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "trap 'echo TERM > /tmp/got; exit 3' TERM; touch /tmp/trapping; \
+         while true; do sleep 0.1; done",
+    ]);
+    let trapping = b.host_path("/tmp/trapping");
+    poll(T, "the exec'd process to set its trap", || {
+        trapping.exists().then_some(())
+    });
+    fg.signal(libc::SIGTERM);
+    let out = fg.wait(T);
+    assert_eq!(out.code(), Some(3), "the trap's exit status:\n{out}");
+    assert_eq!(b.read("/tmp/got").trim(), "TERM");
+}
+
+#[test]
+fn exec_into_a_stopped_container_fails() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["true"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    h.wait_stopped(&id);
+    exec(&h, &id, &[], &["true"]).assert_error(&["stopped", hull_integration::hull_only(&id)]);
+}
+
+#[test]
+fn exec_into_a_paused_container_needs_ignore_paused() {
+    let h = Hull::new();
+    let (b, id) = running(&h);
+    h.run(&["pause", &id]).ok();
+    exec(&h, &id, &[], &["sh", "-c", "touch /tmp/refused"]).assert_error(&["paused"]);
+    assert!(!b.host_path("/tmp/refused").exists());
+    // Allowed with --ignore-paused; the process joins the frozen cgroup, so it may only get to
+    // run once the container is resumed.
+    let allowed = h.spawn(&[
+        "exec",
+        "--ignore-paused",
+        &id,
+        "sh",
+        "-c",
+        "echo ran > /tmp/allowed",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    h.run(&["resume", &id]).ok();
+    let out = allowed.wait(T);
+    assert!(out.success(), "exec --ignore-paused:\n{out}");
+    assert_eq!(b.read("/tmp/allowed").trim(), "ran");
+}
+
+#[test]
+fn exec_of_a_missing_program_fails_cleanly() {
+    let h = Hull::new();
+    let (_b, id) = running(&h);
+    let init = h.pid(&id);
+    let out = exec(&h, &id, &[], &["no-such-program-xyz"]);
+    out.assert_error(&["no-such-program-xyz"]);
+    let out = exec(&h, &id, &[], &["/bin/no-such-program-abs"]);
+    out.assert_error(&["/bin/no-such-program-abs"]);
+    let ps = h.run(&["ps", "--format", "json", &id]).ok();
+    let pids: Vec<i64> = serde_json::from_str(ps.stdout.trim()).expect("ps json");
+    assert_eq!(pids, vec![init], "only init is left in the container: {ps}");
+    assert_eq!(h.status(&id).as_deref(), Some("running"));
+}
