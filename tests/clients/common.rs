@@ -153,11 +153,7 @@ impl Daemon {
     #[track_caller]
     pub fn assert_alive(&mut self) {
         if let Some(st) = self.child.try_wait().unwrap() {
-            panic!(
-                "{} exited ({st}); its log:\n{}",
-                self.name,
-                self.log_text()
-            );
+            panic!("{} exited ({st}); its log:\n{}", self.name, self.log_text());
         }
     }
 
@@ -262,7 +258,11 @@ pub fn remove_cgroups(rel: &str) {
     if rel.is_empty() {
         return;
     }
-    for h in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+    for h in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         rmdir_tree(&h.path().join(rel));
     }
 }

@@ -48,14 +48,15 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let console = Console::choose(terminal, opts.console_socket.as_deref(), !opts.detach)?;
     let (parent, child) = channel::pair()?;
     let (preserve, console_fd) = (opts.preserve_fds, console.init_end());
+    let spec = &c.record.spec;
     let pid = spawn_init(&plan, &parent, child, |chan| {
-        crate::init::enter::run(chan, &opts.process, console_fd, preserve)
+        crate::init::enter::run(chan, &opts.process, spec, console_fd, preserve)
     })?;
     let started = super::cgroup::of(&c.record)
         .and_then(|cg| Ok(cg.apply(pid)?))
         .and_then(|_| {
             parent.send(&Msg::Proceed {
-                state: String::new(),
+                state: state_json(&c),
             })
         })
         .and_then(|_| wait_exec(&parent));
@@ -77,6 +78,10 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     drop(console);
     let set = foreground::block_signals()?;
     foreground::wait(Pid::from_raw(pid), &set, pty)
+}
+
+fn state_json(c: &Container) -> String {
+    serde_json::to_string(&c.oci_state()).unwrap_or_default()
 }
 
 fn check_status(c: &Container, ignore_paused: bool) -> Result<()> {

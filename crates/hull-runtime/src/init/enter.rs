@@ -1,27 +1,39 @@
 //! What a process started by `hull exec` does once it is in the container's namespaces:
 //! wait for the parent to put it in the cgroup, take the terminal if asked, become the
-//! process, and `execve`. The channel is close-on-exec, so the parent sees it close when the
+//! process under the container's seccomp profile, and `execve`. The channel is close-on-exec, so the parent sees it close when the
 //! exec succeeded.
 
 use std::os::fd::RawFd;
 
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{Process, Spec};
 
-use super::{at, become_process, console, exec, wait_proceed};
+use super::{at, become_process_with, console, exec, wait_proceed};
 use crate::bootstrap::channel::Channel;
+use crate::security;
 
 /// Run the exec'd process; returns (an exit code) only after reporting a failure.
-pub fn run(chan: &Channel, process: &Process, console: Option<RawFd>, preserve_fds: u32) -> i32 {
+pub fn run(
+    chan: &Channel,
+    process: &Process,
+    container: &Spec,
+    console: Option<RawFd>,
+    preserve_fds: u32,
+) -> i32 {
     let result = (|| {
-        wait_proceed(chan).map_err(at("wait for the parent"))?;
+        let state = wait_proceed(chan).map_err(at("wait for the parent"))?;
+        let mut listener =
+            security::seccomp_listener(container, &state).map_err(at("seccomp listener"))?;
+        let seccomp = security::seccomp_profile(container);
         if let Some(socket) = console {
             let size = process
                 .console_size()
                 .map(|b| (b.height() as u16, b.width() as u16));
             console::attach(socket, size).map_err(at("console"))?;
         }
-        let (program, args, env) = become_process(process).map_err(at("process"))?;
+        let (program, args, env) =
+            become_process_with(process, seccomp, &mut listener).map_err(at("process"))?;
         exec::close_inherited_fds(preserve_fds).map_err(at("close fds"))?;
+        security::load_seccomp(seccomp, process, &mut listener, true).map_err(at("seccomp"))?;
         Err(("exec", exec::execve(&program, &args, &env)))
     })();
     let Err((step, e)): Result<std::convert::Infallible, _> = result;

@@ -173,16 +173,10 @@ fn enter_root(cfg: &InitConfig) -> Result<()> {
     Ok(())
 }
 
-/// Apply rlimits, no_new_privileges, the user and cwd; find the program. Returns what execve needs.
-/// Shared by init and `exec`.
-pub(crate) fn become_process(
-    process: &Process,
-) -> Result<(std::path::PathBuf, Vec<String>, Vec<String>)> {
-    become_process_with(process, None, &mut None)
-}
-
-/// [`become_process`], loading `seccomp` before the capabilities are dropped when the process
-/// has no noNewPrivileges (otherwise the caller loads it last, just before execve).
+/// Apply rlimits, the OOM score, no_new_privileges, the user, capabilities and cwd, and find
+/// the program; returns what execve needs. `seccomp` is loaded here, before the capabilities
+/// are dropped, when the process has no noNewPrivileges (otherwise the caller loads it last,
+/// just before execve). Shared by init and `exec`.
 pub(crate) fn become_process_with(
     process: &Process,
     seccomp: Option<&LinuxSeccomp>,
