@@ -1,1 +1,247 @@
-//! placeholder
+//! Which file descriptors reach the container: exactly 0, 1 and 2, plus the caller's fds 3..
+//! that `--preserve-fds N` or socket activation (`LISTEN_FDS`, `LISTEN_PID`) pass on.
+
+use hull_integration::{poll, Bundle, Hull, Out};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+/// What the container's shell lists in its own fd dir (`/proc/$$/fd`, so no `ls` dir fd),
+/// each fd with what it reads (when it is one of ours, a file holding `fd-content`).
+const LIST_FDS: &str = "for f in $(ls /proc/$$/fd); do echo fd:$f; done; \
+     for f in 3 4 5; do if [ -e /proc/$$/fd/$f ]; then echo content$f:$(cat /proc/$$/fd/$f); fi; done; \
+     echo env:LISTEN_FDS=$LISTEN_FDS; echo env:LISTEN_PID=$LISTEN_PID";
+
+/// The fd numbers in [`LIST_FDS`]'s output.
+fn fds_of(out: &str) -> Vec<u32> {
+    let mut v: Vec<u32> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("fd:")?.trim().parse().ok())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Runs `hull <args>` with a file opened on each of `extra` fds (3, 4...) in hull, stdout and
+/// stderr to files.
+fn run_with_fds(h: &Hull, args: &[&str], extra: &[i32]) -> Out {
+    let dir = h.temp_dir();
+    let data = dir.join("data");
+    std::fs::write(&data, "fd-content\n").unwrap();
+    let file = std::fs::File::open(&data).unwrap();
+    let src = file.as_raw_fd();
+    let mut cmd = h.command(args);
+    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
+    cmd.stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let targets = extra.to_vec();
+    // SAFETY: only dup2 (async-signal-safe) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &t in &targets {
+                // dup2 clears close-on-exec on the new fd
+                if libc::dup2(src, t) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    finish(cmd, &out_path, &err_path)
+}
+
+fn finish(mut cmd: Command, out_path: &Path, err_path: &Path) -> Out {
+    let cmdline = format!("{cmd:?}");
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
+    let status = poll(T, &format!("`{cmdline}` to finish"), || {
+        child.try_wait().ok().flatten()
+    });
+    Out {
+        cmdline,
+        status,
+        stdout: std::fs::read_to_string(out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(err_path).unwrap_or_default(),
+    }
+}
+
+fn fd_bundle(h: &Hull) -> Bundle {
+    let mut b = h.bundle();
+    b.sh(LIST_FDS);
+    b.save();
+    b
+}
+
+#[test]
+fn run_preserve_fds_passes_exactly_those() {
+    let h = Hull::new();
+    let b = fd_bundle(&h);
+    let id = h.new_id();
+    let bundle = b.dir.to_str().unwrap();
+    let out = run_with_fds(
+        &h,
+        &["run", "--preserve-fds", "2", "--bundle", bundle, &id],
+        &[3, 4, 5],
+    )
+    .ok();
+    assert_eq!(fds_of(&out.stdout), [0, 1, 2, 3, 4], "{out}");
+    assert!(out.stdout.contains("content3:fd-content"), "{out}");
+    assert!(out.stdout.contains("content4:fd-content"), "{out}");
+}
+
+#[test]
+fn run_without_preserve_fds_passes_only_stdio() {
+    let h = Hull::new();
+    let b = fd_bundle(&h);
+    let id = h.new_id();
+    let out = run_with_fds(
+        &h,
+        &["run", "--bundle", b.dir.to_str().unwrap(), &id],
+        &[3, 4],
+    )
+    .ok();
+    assert_eq!(fds_of(&out.stdout), [0, 1, 2], "{out}");
+}
+
+#[test]
+fn create_preserve_fds_reach_the_started_program() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh_out(LIST_FDS);
+    let id = h.new_id();
+    b.save();
+    run_with_fds(
+        &h,
+        &[
+            "create",
+            "--preserve-fds",
+            "1",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &id,
+        ],
+        &[3, 4],
+    )
+    .ok();
+    h.start(&id).ok();
+    let out = b.wait_out();
+    assert_eq!(fds_of(&out), [0, 1, 2, 3], "{out}");
+    assert!(out.contains("content3:fd-content"), "{out}");
+}
+
+#[test]
+fn exec_preserve_fds() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let with = run_with_fds(
+        &h,
+        &["exec", "--preserve-fds", "2", &id, "sh", "-c", LIST_FDS],
+        &[3, 4, 5],
+    )
+    .ok();
+    assert_eq!(fds_of(&with.stdout), [0, 1, 2, 3, 4], "{with}");
+    assert!(with.stdout.contains("content4:fd-content"), "{with}");
+    let without = run_with_fds(&h, &["exec", &id, "sh", "-c", LIST_FDS], &[3, 4, 5]).ok();
+    assert_eq!(fds_of(&without.stdout), [0, 1, 2], "{without}");
+}
+
+/// `sh -c 'export LISTEN_PID=$$ LISTEN_FDS=N; exec 3<data; exec hull ...'`: the shell's pid
+/// becomes hull's, as systemd would set it.
+fn socket_activated(h: &Hull, listen_pid: &str, listen_fds: u32, hull_args: &[&str]) -> Out {
+    let dir = h.temp_dir();
+    let data = dir.join("data");
+    std::fs::write(&data, "fd-content\n").unwrap();
+    let mut script = format!(
+        "export LISTEN_PID={listen_pid} LISTEN_FDS={listen_fds}; exec 3<{} 4<{}; exec '{}' --root '{}'",
+        data.display(),
+        data.display(),
+        hull_integration::hull_bin().display(),
+        h.root.display()
+    );
+    for a in hull_args {
+        script.push_str(&format!(" '{a}'"));
+    }
+    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    finish(cmd, &out_path, &err_path)
+}
+
+#[test]
+fn socket_activation_passes_listen_fds() {
+    let h = Hull::new();
+    let b = fd_bundle(&h);
+    let id = h.new_id();
+    let out = socket_activated(
+        &h,
+        "$$",
+        1,
+        &["run", "--bundle", b.dir.to_str().unwrap(), &id],
+    )
+    .ok();
+    assert_eq!(fds_of(&out.stdout), [0, 1, 2, 3], "{out}");
+    assert!(out.stdout.contains("content3:fd-content"), "{out}");
+    assert!(
+        out.stdout.contains("env:LISTEN_FDS=1\n"),
+        "the container is told how many fds: {out}"
+    );
+    assert!(
+        out.stdout.contains("env:LISTEN_PID=1\n"),
+        "LISTEN_PID is the container's pid 1: {out}"
+    );
+}
+
+#[test]
+fn socket_activation_with_preserve_fds() {
+    let h = Hull::new();
+    let b = fd_bundle(&h);
+    let id = h.new_id();
+    let out = socket_activated(
+        &h,
+        "$$",
+        1,
+        &[
+            "run",
+            "--preserve-fds",
+            "1",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &id,
+        ],
+    )
+    .ok();
+    assert_eq!(
+        fds_of(&out.stdout),
+        [0, 1, 2, 3, 4],
+        "LISTEN_FDS first, then --preserve-fds: {out}"
+    );
+}
+
+#[test]
+fn socket_activation_for_another_pid_is_ignored() {
+    let h = Hull::new();
+    let b = fd_bundle(&h);
+    let id = h.new_id();
+    let out = socket_activated(
+        &h,
+        "1",
+        1,
+        &["run", "--bundle", b.dir.to_str().unwrap(), &id],
+    )
+    .ok();
+    assert_eq!(fds_of(&out.stdout), [0, 1, 2], "{out}");
+    assert!(out.stdout.contains("env:LISTEN_FDS=\n"), "{out}");
+}

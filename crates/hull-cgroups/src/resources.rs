@@ -63,12 +63,6 @@ fn v2_unsupported(res: &LinuxResources) -> Bad {
         "network",
         "net_cls/net_prio exist only in cgroup v1",
     );
-    push_if(
-        &mut v,
-        non_empty(res.devices()),
-        "devices",
-        "the cgroup v2 device filter (eBPF) is not implemented by hull yet",
-    );
     v
 }
 
@@ -231,7 +225,7 @@ mod tests {
             .build()
             .unwrap();
         check_supported(&res, Mode::Hybrid).unwrap();
-        assert!(check_supported(&res, Mode::Unified).is_err());
+        check_supported(&res, Mode::Unified).unwrap();
     }
 
     #[test]

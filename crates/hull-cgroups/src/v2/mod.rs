@@ -1,6 +1,7 @@
 //! The cgroup v2 (unified-only host) manager: one directory in the cgroup2 tree.
 
 mod controllers;
+mod devices;
 mod freezer;
 mod plan;
 mod stats;
@@ -120,18 +121,28 @@ impl Manager for V2Manager {
     fn set(&self, res: &LinuxResources) -> Result<()> {
         resources::check_supported(res, Mode::Unified)?;
         let writes = plan::plan(res)?;
-        if writes.is_empty() {
+        let devices = match res.devices() {
+            Some(list) if !list.is_empty() => Some(devices::compile(list)?),
+            _ => None,
+        };
+        if writes.is_empty() && devices.is_none() {
             return Ok(());
         }
         self.create()?;
-        let needed: BTreeSet<&str> = writes
-            .iter()
-            .map(|w| w.controller.as_str())
-            .filter(|c| !c.is_empty())
-            .collect();
-        controllers::enable(&self.mount, &self.dir, &needed)?;
-        self.check_available(&writes)?;
-        writes.iter().try_for_each(|w| execute(&self.dir, w))
+        if !writes.is_empty() {
+            let needed: BTreeSet<&str> = writes
+                .iter()
+                .map(|w| w.controller.as_str())
+                .filter(|c| !c.is_empty())
+                .collect();
+            controllers::enable(&self.mount, &self.dir, &needed)?;
+            self.check_available(&writes)?;
+            writes.iter().try_for_each(|w| execute(&self.dir, w))?;
+        }
+        match &devices {
+            Some(d) => devices::install(&self.dir, d),
+            None => Ok(()),
+        }
     }
 
     fn pids(&self) -> Result<Vec<i32>> {

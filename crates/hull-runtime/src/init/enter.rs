@@ -7,7 +7,9 @@ use std::os::fd::RawFd;
 
 use oci_spec::runtime::{Process, Spec};
 
-use super::{at, become_process_with, console, exec, wait_proceed};
+use super::{
+    at, become_process_with, console, exec, set_final_affinity, set_initial_affinity, wait_proceed,
+};
 use crate::bootstrap::channel::Channel;
 use crate::security;
 
@@ -20,6 +22,7 @@ pub fn run(
     preserve_fds: u32,
 ) -> i32 {
     let result = (|| {
+        set_initial_affinity(process).map_err(at("execCPUAffinity"))?;
         let state = wait_proceed(chan).map_err(at("wait for the parent"))?;
         let mut listener =
             security::seccomp_listener(container, &state).map_err(at("seccomp listener"))?;
@@ -32,6 +35,7 @@ pub fn run(
         }
         let (program, args, env) =
             become_process_with(process, seccomp, &mut listener).map_err(at("process"))?;
+        set_final_affinity(process).map_err(at("execCPUAffinity"))?;
         exec::close_inherited_fds(preserve_fds).map_err(at("close fds"))?;
         security::load_seccomp(seccomp, process, &mut listener, true).map_err(at("seccomp"))?;
         Err(("exec", exec::execve(&program, &args, &env)))

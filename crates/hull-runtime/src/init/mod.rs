@@ -13,6 +13,7 @@ mod mount_options;
 mod mounts;
 mod network;
 mod paths;
+mod personality;
 mod pivot;
 mod rootfs;
 pub mod sysctl;
@@ -28,7 +29,7 @@ use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
 use crate::bootstrap::channel::{Channel, Msg};
 use crate::error::{Context as _, Error, Result};
 use crate::hooks::{self, HookPoint};
-use crate::security::{self, caps, nnp, oom, rlimits};
+use crate::security::{self, caps, nnp, oom, rlimits, scheduling};
 use crate::spec::Bundle;
 
 /// What init needs from the parent, fixed before the clone.
@@ -68,6 +69,9 @@ fn at(step: &'static str) -> impl FnOnce(Error) -> (&'static str, Error) {
 
 fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     let spec = &cfg.bundle.spec;
+    if let Some(process) = spec.process() {
+        set_initial_affinity(process).map_err(at("execCPUAffinity"))?;
+    }
     let state = wait_proceed(chan).map_err(at("wait for the parent"))?;
     let mut listener = security::seccomp_listener(spec, &state).map_err(at("seccomp listener"))?;
     umask(Mode::empty());
@@ -101,6 +105,9 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     security::apparmor::apply(process_cfg.and_then(|p| p.apparmor_profile().as_deref()))
         .map_err(at("apparmor"))?;
     sysctl::apply(spec).map_err(at("sysctl"))?;
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        personality::apply(p).map_err(at("personality"))?;
+    }
     if let Some(linux) = spec.linux() {
         paths::make_readonly(linux.readonly_paths().as_deref().unwrap_or_default())
             .map_err(at("readonlyPaths"))?;
@@ -124,9 +131,34 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         &hooks::with_status(&state, "created"),
     )
     .map_err(at("startContainer hooks"))?;
+    set_final_affinity(process).map_err(at("execCPUAffinity"))?;
     exec::close_inherited_fds(cfg.preserve_fds).map_err(at("close fds"))?;
     security::load_seccomp(seccomp, process, &mut listener, true).map_err(at("seccomp"))?;
     Err(("exec", exec::execve(&program, &args, &env)))
+}
+
+/// `process.execCPUAffinity.initial`: the CPUs to run on before joining the cgroup.
+pub(crate) fn set_initial_affinity(process: &Process) -> Result<()> {
+    match process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.initial().as_deref())
+    {
+        Some(cpus) => scheduling::set_affinity(cpus),
+        None => Ok(()),
+    }
+}
+
+/// `process.execCPUAffinity.final`: the CPUs the program runs on.
+pub(crate) fn set_final_affinity(process: &Process) -> Result<()> {
+    match process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.cpu_affinity_final().as_deref())
+    {
+        Some(cpus) => scheduling::set_affinity(cpus),
+        None => Ok(()),
+    }
 }
 
 /// `process.consoleSize` as `(rows, cols)`.
@@ -184,6 +216,12 @@ pub(crate) fn become_process_with(
 ) -> Result<(std::path::PathBuf, Vec<String>, Vec<String>)> {
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     oom::apply(process.oom_score_adj())?;
+    if let Some(prio) = process.io_priority() {
+        scheduling::set_io_priority(prio)?;
+    }
+    if let Some(sched) = process.scheduler() {
+        scheduling::set_scheduler(sched)?;
+    }
     if process.no_new_privileges().unwrap_or(false) {
         nnp::set_no_new_privs()?;
     }

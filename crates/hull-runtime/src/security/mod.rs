@@ -7,6 +7,7 @@ pub mod exe_guard;
 pub mod nnp;
 pub mod oom;
 pub mod rlimits;
+pub mod scheduling;
 pub mod seccomp;
 pub mod selinux;
 

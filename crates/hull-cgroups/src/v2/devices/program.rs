@@ -239,14 +239,14 @@ mod tests {
             dev(false, "a", -1, -1, "rwm"),
             dev(true, "c", -1, -1, "m"),
             dev(true, "b", -1, -1, "m"),
-            dev(true, "c", 1, 3, "rwm"),  // /dev/null
-            dev(true, "c", 1, 8, "rwm"),  // /dev/random
-            dev(true, "c", 1, 7, "rwm"),  // /dev/full
-            dev(true, "c", 5, 0, "rwm"),  // /dev/tty
-            dev(true, "c", 1, 5, "rwm"),  // /dev/zero
-            dev(true, "c", 1, 9, "rwm"),  // /dev/urandom
+            dev(true, "c", 1, 3, "rwm"),    // /dev/null
+            dev(true, "c", 1, 8, "rwm"),    // /dev/random
+            dev(true, "c", 1, 7, "rwm"),    // /dev/full
+            dev(true, "c", 5, 0, "rwm"),    // /dev/tty
+            dev(true, "c", 1, 5, "rwm"),    // /dev/zero
+            dev(true, "c", 1, 9, "rwm"),    // /dev/urandom
             dev(true, "c", 136, -1, "rwm"), // /dev/pts/*
-            dev(true, "c", 5, 2, "rwm"),  // /dev/ptmx
+            dev(true, "c", 5, 2, "rwm"),    // /dev/ptmx
             dev(true, "c", 10, 200, "rwm"), // /dev/net/tun
         ]
     }
@@ -254,7 +254,16 @@ mod tests {
     #[test]
     fn runc_default_list() {
         let allowed = compile(&runc_default());
-        for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2), (10, 200)] {
+        for (major, minor) in [
+            (1, 3),
+            (1, 5),
+            (1, 7),
+            (1, 8),
+            (1, 9),
+            (5, 0),
+            (5, 2),
+            (10, 200),
+        ] {
             for acc in [R, W, M, R | W, R | W | M] {
                 assert!(allowed(C, major, minor, acc), "c {major}:{minor} {acc}");
             }
@@ -268,7 +277,10 @@ mod tests {
             assert!(allowed(typ, major, minor, M), "{typ} {major}:{minor} m");
             assert!(!allowed(typ, major, minor, R), "{typ} {major}:{minor} r");
             assert!(!allowed(typ, major, minor, W), "{typ} {major}:{minor} w");
-            assert!(!allowed(typ, major, minor, R | M), "{typ} {major}:{minor} rm");
+            assert!(
+                !allowed(typ, major, minor, R | M),
+                "{typ} {major}:{minor} rm"
+            );
         }
         assert!(!allowed(C, 1, 4, R | W)); // /dev/port
         assert!(!allowed(C, 10, 201, R));
@@ -385,7 +397,10 @@ mod tests {
         for (i, insn) in prog.iter().enumerate() {
             if insn.code & 0x07 == BPF_JMP && insn.code != (BPF_JMP | BPF_EXIT) {
                 let to = i as i64 + 1 + i64::from(insn.off);
-                assert!(to > i as i64 && to < prog.len() as i64, "insn {i}: {insn:?}");
+                assert!(
+                    to > i as i64 && to < prog.len() as i64,
+                    "insn {i}: {insn:?}"
+                );
             }
         }
     }

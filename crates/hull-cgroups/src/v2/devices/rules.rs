@@ -81,11 +81,6 @@ impl Filter {
         Ok(f)
     }
 
-    /// Whether the filter allows everything (a list ending in "allow all" and nothing after).
-    pub(crate) fn allows_all(&self) -> bool {
-        self.default_allow && self.exceptions.is_empty()
-    }
-
     fn apply(&mut self, i: usize, r: Rule) -> Result<()> {
         let Some(devices) = r.devices else {
             self.default_allow = r.allow;
@@ -97,8 +92,14 @@ impl Filter {
             return Ok(());
         }
         for wider in [
-            Devices { major: None, ..devices },
-            Devices { minor: None, ..devices },
+            Devices {
+                major: None,
+                ..devices
+            },
+            Devices {
+                minor: None,
+                ..devices
+            },
             Devices {
                 major: None,
                 minor: None,
@@ -142,11 +143,7 @@ fn describe(allow: bool, d: Devices, access: u32) -> String {
         }
     }
     let action = if allow { "allow" } else { "deny" };
-    format!(
-        "{action} {kind} {}:{} {acc}",
-        num(d.major),
-        num(d.minor)
-    )
+    format!("{action} {kind} {}:{} {acc}", num(d.major), num(d.minor))
 }
 
 /// Checks one OCI entry: missing type is `a`, `u` is `c`, `p` is refused (fifos are not
@@ -179,7 +176,10 @@ fn number(n: Option<i64>, field: &str) -> Result<Option<u32>> {
     match n {
         None | Some(-1) => Ok(None),
         Some(v) => u32::try_from(v).map(Some).map_err(|_| {
-            CgroupError::invalid(field, format!("{v} is neither -1 (any) nor a device number"))
+            CgroupError::invalid(
+                field,
+                format!("{v} is neither -1 (any) nor a device number"),
+            )
         }),
     }
 }
@@ -205,7 +205,13 @@ pub(crate) mod tests {
     use oci_spec::runtime::LinuxDeviceCgroupBuilder;
 
     /// A rule; `typ` is one of "a", "b", "c", "u", "p"; numbers -1 are wildcards.
-    pub(crate) fn dev(allow: bool, typ: &str, major: i64, minor: i64, acc: &str) -> LinuxDeviceCgroup {
+    pub(crate) fn dev(
+        allow: bool,
+        typ: &str,
+        major: i64,
+        minor: i64,
+        acc: &str,
+    ) -> LinuxDeviceCgroup {
         let typ = match typ {
             "a" => LinuxDeviceType::A,
             "b" => LinuxDeviceType::B,
@@ -252,9 +258,9 @@ pub(crate) mod tests {
         .into();
         assert_eq!(f.exceptions, want);
 
-        let f = Filter::from_spec(&[dev(true, "c", 1, 3, "rwm"), dev(true, "a", 5, 5, "r")])
-            .unwrap();
-        assert!(f.allows_all());
+        let f =
+            Filter::from_spec(&[dev(true, "c", 1, 3, "rwm"), dev(true, "a", 5, 5, "r")]).unwrap();
+        assert!(f.default_allow && f.exceptions.is_empty());
     }
 
     #[test]

@@ -1,0 +1,71 @@
+//! `process.ioPriority`, `process.scheduler`, `linux.personality` and
+//! `process.execCPUAffinity`, read back from inside the container.
+
+use hull_integration::{leaks::assert_nothing_left, Hull};
+use serde_json::json;
+
+/// Field `n` (1-based, as proc(5) numbers them) of /proc/self/stat output.
+fn stat_field(stat: &str, n: usize) -> String {
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    rest.split_whitespace()
+        .nth(n - 3)
+        .expect("field")
+        .to_string()
+}
+
+#[test]
+fn io_priority_is_set() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+    b.sh("ionice -p $$");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(out.stdout.contains("best-effort: prio 6"), "{out}");
+}
+
+#[test]
+fn scheduler_policy_and_nice_are_set() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+    b.sh("cat /proc/self/stat");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert_eq!(stat_field(&out.stdout, 19), "7", "nice: {out}");
+    assert_eq!(
+        stat_field(&out.stdout, 41),
+        "3",
+        "policy SCHED_BATCH: {out}"
+    );
+}
+
+#[test]
+fn personality_linux32_reports_i686() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    b.sh("uname -m");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert_eq!(out.stdout.trim(), "i686", "{out}");
+}
+
+#[test]
+fn exec_cpu_affinity_final_is_what_the_program_gets() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["process"]["execCPUAffinity"] = json!({"initial": "0", "final": "1"});
+    b.sh("grep Cpus_allowed_list /proc/self/status");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(out.stdout.trim().ends_with("\t1"), "{out}");
+}
+
+#[test]
+fn bad_cpu_list_is_an_error_and_leaves_nothing() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["process"]["execCPUAffinity"] = json!({"final": "x-y"});
+    b.sh("true");
+    let id = h.new_id();
+    let out = h.create(&id, &b).fail();
+    out.assert_error(&["execCPUAffinity"]);
+    assert_nothing_left(&h, &id, &b.dir);
+}
