@@ -15,12 +15,20 @@ path = sys.argv[1]
 config = json.load(open(path))
 config["process"]["terminal"] = False
 config["process"]["args"] = ["/bin/true"]
+config["ociVersion"] = "1.0.2-dev"  # the version runc and crun 1.8 accept
 json.dump(config, open(path, "w"))
 PY
 hull=$(pwd)/target/release/hull
 set -- "hull:$hull"
 for rt in runc crun; do
-    command -v "$rt" >/dev/null && set -- "$@" "$rt:$(command -v "$rt")"
+    bin=$(command -v "$rt") || continue
+    # A runtime that cannot run a container on this host (crun refuses hybrid cgroups) is
+    # reported and left out of the comparison.
+    if why=$("$bin" --root "$work/probe-$rt" run --bundle "$work" "probe-$rt" 2>&1); then
+        set -- "$@" "$rt:$bin"
+    else
+        echo "$rt: left out, it cannot run a container here: $why"
+    fi
 done
 lifecycle=""; run=""
 for entry in "$@"; do
