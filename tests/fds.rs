@@ -12,7 +12,7 @@ const T: Duration = Duration::from_secs(30);
 
 /// What the container's shell lists in its own fd dir (`/proc/$$/fd`, so no `ls` dir fd),
 /// each fd with what it reads (when it is one of ours, a file holding `fd-content`).
-const LIST_FDS: &str = "for f in $(ls /proc/$$/fd); do echo fd:$f; done; \
+const LIST_FDS: &str = "echo fds-begin; ls -1 /proc/$$/fd; echo fds-end; \
      for f in 3 4 5; do if [ -e /proc/$$/fd/$f ]; then echo content$f:$(cat /proc/$$/fd/$f); fi; done; \
      echo env:LISTEN_FDS=$LISTEN_FDS; echo env:LISTEN_PID=$LISTEN_PID";
 
@@ -20,7 +20,9 @@ const LIST_FDS: &str = "for f in $(ls /proc/$$/fd); do echo fd:$f; done; \
 fn fds_of(out: &str) -> Vec<u32> {
     let mut v: Vec<u32> = out
         .lines()
-        .filter_map(|l| l.strip_prefix("fd:")?.trim().parse().ok())
+        .skip_while(|l| *l != "fds-begin")
+        .take_while(|l| *l != "fds-end")
+        .filter_map(|l| l.trim().parse().ok())
         .collect();
     v.sort();
     v
@@ -44,8 +46,13 @@ fn run_with_fds(h: &Hull, args: &[&str], extra: &[i32]) -> Out {
     unsafe {
         cmd.pre_exec(move || {
             for &t in &targets {
-                // dup2 clears close-on-exec on the new fd
-                if libc::dup2(src, t) < 0 {
+                // dup2 clears close-on-exec on the new fd, but does nothing when src == t
+                let rc = if src == t {
+                    libc::fcntl(t, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(src, t)
+                };
+                if rc < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }
@@ -113,7 +120,9 @@ fn run_without_preserve_fds_passes_only_stdio() {
 fn create_preserve_fds_reach_the_started_program() {
     let h = Hull::new();
     let mut b = h.bundle();
-    b.sh_out(LIST_FDS);
+    // not `sh_out`: the shell would keep copies of its stdout and stderr in fds 10 and 11
+    b.root_readonly(false)
+        .sh(&format!("exec >/out 2>&1; {LIST_FDS}; touch /out.done"));
     let id = h.new_id();
     b.save();
     run_with_fds(

@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod container;
 pub mod error;
+pub mod features;
 pub mod hooks;
 pub mod init;
 pub mod pidfd;

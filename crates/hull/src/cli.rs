@@ -265,6 +265,8 @@ pub enum Command {
     },
     /// Change the resource limits of a running container.
     Update(UpdateFlags),
+    /// Print the OCI features document: what this hull supports (runtime-spec features.md).
+    Features,
     /// Write a default config.json.
     Spec {
         /// Directory to write config.json to.
@@ -289,6 +291,7 @@ impl Command {
             Command::Delete { id, .. } => ("delete", Some(id.clone())),
             Command::List { .. } => ("list", None),
             Command::Spec { .. } => ("spec", None),
+            Command::Features => ("features", None),
             Command::Pause { id } => ("pause", Some(id.clone())),
             Command::Resume { id } => ("resume", Some(id.clone())),
             Command::Ps { id, .. } => ("ps", Some(id.clone())),

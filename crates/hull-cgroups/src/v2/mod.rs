@@ -266,6 +266,26 @@ mod tests {
     }
 
     #[test]
+    fn bad_device_rules_fail_before_anything_is_created() {
+        let t = TempDir::new("v2devices");
+        let m = manager(&t);
+        let bad = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(oci_spec::runtime::LinuxDeviceType::C)
+            .access("rwx")
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .pids(LinuxPidsBuilder::default().limit(5).build().unwrap())
+            .devices(vec![bad])
+            .build()
+            .unwrap();
+        let err = m.set(&res).unwrap_err().to_string();
+        assert!(err.contains("linux.resources.devices[0].access"), "{err}");
+        assert!(!m.paths()[""].exists());
+    }
+
+    #[test]
     fn freeze_without_kernel_support_is_unsupported() {
         let t = TempDir::new("v2freeze");
         let m = manager(&t);

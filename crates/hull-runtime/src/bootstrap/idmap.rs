@@ -43,8 +43,32 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), MappingError> {
     if userns.as_ref().is_some_and(|ns| ns.path().is_none()) {
         check_ranges("linux.uidMappings", &uid)?;
         check_ranges("linux.gidMappings", &gid)?;
+        // Init becomes the namespace's root before anything else, then process.user.
+        check_mapped("linux.uidMappings", &uid, "container uid", 0)?;
+        check_mapped("linux.gidMappings", &gid, "container gid", 0)?;
+        if let Some(user) = spec.process().as_ref().map(|p| p.user()) {
+            check_mapped("linux.uidMappings", &uid, "process.user.uid", user.uid())?;
+            check_mapped("linux.gidMappings", &gid, "process.user.gid", user.gid())?;
+        }
     }
     Ok(())
+}
+
+/// `id` (a container id) must fall in one of the ranges of `maps`.
+fn check_mapped(
+    field: &str,
+    maps: &[LinuxIdMapping],
+    what: &str,
+    id: u32,
+) -> std::result::Result<(), MappingError> {
+    let mapped = maps
+        .iter()
+        .any(|m| id >= m.container_id() && (id - m.container_id()) < m.size());
+    if mapped {
+        Ok(())
+    } else {
+        Err((field.to_string(), format!("{what} {id} is not mapped")))
+    }
 }
 
 fn err(field: &str, reason: &str) -> MappingError {
@@ -127,6 +151,15 @@ mod tests {
         assert!(check_ranges("u", &maps(&[(0, 100000, 0)])).is_err());
         assert!(check_ranges("u", &maps(&[(u32::MAX, 0, 2)])).is_err());
         assert!(check_ranges("u", &[]).is_err());
+    }
+
+    #[test]
+    fn unmapped_ids_are_found() {
+        let m = maps(&[(1, 100000, 10), (1000, 200000, 5)]);
+        assert!(check_mapped("u", &m, "uid", 0).is_err());
+        assert!(check_mapped("u", &m, "uid", 1).is_ok());
+        assert!(check_mapped("u", &m, "uid", 11).is_err());
+        assert!(check_mapped("u", &m, "uid", 1004).is_ok());
     }
 
     #[test]

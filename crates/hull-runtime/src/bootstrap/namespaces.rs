@@ -5,6 +5,7 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use nix::sched::{setns, CloneFlags};
+use nix::unistd::{setresgid, setresuid, Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::error::{Context, Result};
@@ -87,10 +88,19 @@ impl Plan {
     }
 }
 
-/// Enter opened namespaces in order.
+/// Enter opened namespaces in order. After joining a user namespace the process becomes its
+/// root (our host ids are not mapped there: files made with them would fail with EOVERFLOW),
+/// as a new user namespace's init does.
 pub fn enter(opened: &[(LinuxNamespaceType, File)]) -> Result<()> {
     for (kind, file) in opened {
         setns(file.as_fd(), clone_flag(*kind)).ctx(|| format!("join {kind} namespace"))?;
+        if *kind == LinuxNamespaceType::User {
+            let (uid, gid) = (Uid::from_raw(0), Gid::from_raw(0));
+            setresgid(gid, gid, gid)
+                .ctx(|| "setgid 0 in the joined user namespace (is gid 0 mapped there?)")?;
+            setresuid(uid, uid, uid)
+                .ctx(|| "setuid 0 in the joined user namespace (is uid 0 mapped there?)")?;
+        }
     }
     Ok(())
 }

@@ -56,6 +56,11 @@ pub fn run(chan: &Channel, cfg: &InitConfig) -> i32 {
         Ok(never) => match never {},
         Err((step, e)) => {
             chan.fail(step, &e);
+            // After `start` no hull process listens on the channel any more: the container's
+            // stderr is the only way left to tell the user why it exits 1 (runc alike).
+            if matches!(step, "startContainer hooks" | "close fds" | "seccomp" | "exec") {
+                eprintln!("hull: {step}: {e}");
+            }
             1
         }
     }

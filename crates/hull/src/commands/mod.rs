@@ -4,6 +4,7 @@ mod create;
 mod delete;
 mod events;
 mod exec;
+mod features;
 mod kill;
 mod list;
 mod pause;
@@ -56,5 +57,6 @@ pub fn dispatch(global: &Global, command: Command) -> anyhow::Result<i32> {
             interval,
         } => events::run(global, &id, stats, &interval),
         Command::Update(flags) => update::run(global, &flags),
+        Command::Features => features::run(),
     }
 }

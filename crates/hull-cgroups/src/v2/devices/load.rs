@@ -144,13 +144,13 @@ pub(crate) fn load(code: &[u8], dir: &Path) -> Result<OwnedFd> {
             e,
         )
     };
-    match load_once(code, None) {
+    match load_once(code, PROG_NAME, None) {
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-            with_unlimited_memlock(|| load_once(code, None)).map_err(fail)
+            with_unlimited_memlock(|| load_once(code, PROG_NAME, None)).map_err(fail)
         }
         Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EACCES)) => {
             let mut log = vec![0u8; 1 << 16];
-            match load_once(code, Some(&mut log)) {
+            match load_once(code, PROG_NAME, Some(&mut log)) {
                 Ok(fd) => Ok(fd),
                 Err(_) => {
                     let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
@@ -168,9 +168,13 @@ pub(crate) fn load(code: &[u8], dir: &Path) -> Result<OwnedFd> {
     }
 }
 
-fn load_once(code: &[u8], log: Option<&mut Vec<u8>>) -> io::Result<OwnedFd> {
-    let mut name = [0u8; 16];
-    name[..PROG_NAME.len()].copy_from_slice(PROG_NAME.as_bytes());
+fn load_once(code: &[u8], name: &str, log: Option<&mut Vec<u8>>) -> io::Result<OwnedFd> {
+    let name = {
+        let mut buf = [0u8; 16];
+        let n = name.len().min(15);
+        buf[..n].copy_from_slice(&name.as_bytes()[..n]);
+        buf
+    };
     let mut attr = ProgLoadAttr {
         prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
         insn_cnt: (code.len() / 8) as u32,
@@ -281,7 +285,7 @@ fn detach_raw(cg: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> io::Result<()> {
 }
 
 /// The ids of the device programs attached directly to the cgroup (not inherited ones).
-pub(crate) fn attached_ids(cg: BorrowedFd<'_>) -> io::Result<Vec<u32>> {
+fn attached_ids(cg: BorrowedFd<'_>) -> io::Result<Vec<u32>> {
     let mut ids = vec![0u32; 64];
     for _ in 0..10 {
         let mut attr = QueryAttr {
@@ -327,15 +331,15 @@ fn hull_programs(cg: BorrowedFd<'_>) -> io::Result<Vec<OwnedFd>> {
             }
             Err(e) => return Err(e),
         };
-        if program_name(fd.as_fd())? == PROG_NAME {
+        if program_info(fd.as_fd())?.1 == PROG_NAME {
             out.push(fd);
         }
     }
     Ok(out)
 }
 
-/// The name of a loaded program.
-pub(crate) fn program_name(prog: BorrowedFd<'_>) -> io::Result<String> {
+/// The id and name of a loaded program.
+fn program_info(prog: BorrowedFd<'_>) -> io::Result<(u32, String)> {
     let mut info = ProgInfo([0; 80]);
     let mut attr = InfoAttr {
         bpf_fd: fd_u32(prog),
@@ -343,9 +347,10 @@ pub(crate) fn program_name(prog: BorrowedFd<'_>) -> io::Result<String> {
         info: info.0.as_mut_ptr() as u64,
     };
     bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr)?;
+    let id = u32::from_ne_bytes([info.0[4], info.0[5], info.0[6], info.0[7]]);
     let name = &info.0[PROG_INFO_NAME];
     let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-    Ok(String::from_utf8_lossy(&name[..end]).into_owned())
+    Ok((id, String::from_utf8_lossy(&name[..end]).into_owned()))
 }
 
 #[cfg(test)]
@@ -362,5 +367,86 @@ mod tests {
         assert_eq!(std::mem::offset_of!(QueryAttr, prog_cnt), 24);
         assert_eq!(std::mem::offset_of!(InfoAttr, info), 8);
         assert!(PROG_NAME.len() < 16);
+    }
+
+    /// `r0 = 1; exit`.
+    const ALLOW_ALL: [u8; 16] = [0xb4, 0, 0, 0, 1, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+
+    /// A fresh cgroup2 directory, removed on drop; `None` without root or cgroup2.
+    struct Cgroup(std::path::PathBuf);
+
+    impl Cgroup {
+        fn new() -> Option<Cgroup> {
+            if !nix::unistd::geteuid().is_root() {
+                return None;
+            }
+            let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+            let mount = crate::detect::parse_mountinfo(&text)
+                .ok()?
+                .unified?
+                .mount_point;
+            let dir = mount.join(format!("hull-unit-bpf-{}", std::process::id()));
+            std::fs::create_dir(&dir).ok()?;
+            Some(Cgroup(dir))
+        }
+    }
+
+    impl Drop for Cgroup {
+        fn drop(&mut self) {
+            if let Ok(f) = File::open(&self.0) {
+                for id in attached_ids(f.as_fd()).unwrap_or_default() {
+                    let mut attr = GetFdAttr {
+                        prog_id: id,
+                        ..Default::default()
+                    };
+                    if let Ok(fd) = bpf(BPF_PROG_GET_FD_BY_ID, &mut attr) {
+                        let _ = detach_raw(f.as_fd(), owned(fd).as_fd());
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+
+    fn id(fd: &OwnedFd) -> u32 {
+        program_info(fd.as_fd()).unwrap().0
+    }
+
+    /// Needs root: replacing detaches every earlier hull program, keeps foreign ones, and
+    /// uses BPF_F_REPLACE (same position) when there is exactly one.
+    #[test]
+    fn attach_replaces_only_hull_programs() {
+        let Some(cg) = Cgroup::new() else {
+            eprintln!("skipping: needs root and a cgroup2 mount");
+            return;
+        };
+        let file = File::open(&cg.0).unwrap();
+        let target = file.as_fd();
+        let ids = || attached_ids(target).unwrap();
+        let hull = || load(&ALLOW_ALL, &cg.0).unwrap();
+        let (a, foreign, b) = (
+            hull(),
+            load_once(&ALLOW_ALL, "other_filter", None).unwrap(),
+            hull(),
+        );
+        assert_eq!(program_info(foreign.as_fd()).unwrap().1, "other_filter");
+        for p in [&a, &foreign, &b] {
+            attach_raw(target, p.as_fd(), None).unwrap();
+        }
+        assert_eq!(ids(), [id(&a), id(&foreign), id(&b)]);
+
+        let c = hull();
+        attach(&cg.0, c.as_fd()).unwrap();
+        assert_eq!(ids(), [id(&foreign), id(&c)]);
+
+        let later = load_once(&ALLOW_ALL, "other_filter", None).unwrap();
+        attach_raw(target, later.as_fd(), None).unwrap();
+        let d = hull();
+        attach(&cg.0, d.as_fd()).unwrap();
+        assert_eq!(
+            ids(),
+            [id(&foreign), id(&d), id(&later)],
+            "replaced in place"
+        );
     }
 }

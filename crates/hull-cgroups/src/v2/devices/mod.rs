@@ -14,6 +14,7 @@ mod load;
 mod program;
 mod rules;
 
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use oci_spec::runtime::LinuxDeviceCgroup;
@@ -47,8 +48,7 @@ pub(crate) fn compile(list: &[LinuxDeviceCgroup]) -> Result<Compiled> {
 /// namespace (bpf(2) is normally unavailable there, and the container cannot reach host
 /// devices anyway), or when every rule allows every access.
 pub(crate) fn install(dir: &Path, c: &Compiled) -> Result<()> {
-    let r = load::load(&c.code, dir)
-        .and_then(|prog| load::attach(dir, std::os::fd::AsFd::as_fd(&prog)));
+    let r = load::load(&c.code, dir).and_then(|prog| load::attach(dir, prog.as_fd()));
     match r {
         Err(e) if c.skippable => {
             tracing::warn!("ignoring the cgroup v2 device filter failure: {e}");

@@ -12,7 +12,9 @@
 //!     r5 = ctx->minor
 //! block i:
 //!     if r2 != TYPE goto block i+1
-//!     r1 = r3; r1 &= ACCESS; if r1 != r3 goto block i+1   ; only if ACCESS is not rwm
+//!     r1 = r3; r1 &= ACCESS                                 ; only if ACCESS is not rwm:
+//!       if r1 != r3 goto block i+1                          ;   allow exception
+//!       if r1 == 0 goto block i+1                           ;   deny exception
 //!     if r4 != MAJOR goto block i+1                         ; only if MAJOR is not *
 //!     if r5 != MINOR goto block i+1                         ; only if MINOR is not *
 //!     r0 = !default; exit
@@ -20,8 +22,10 @@
 //!     r0 = default; exit
 //! ```
 //!
-//! A request matches an exception when its type and numbers match and every access bit it
-//! asks for is in the exception. Numbers above `i32::MAX` (the immediate of a jump is
+//! A request matches an exception when its type and numbers match and, as in the v1
+//! controller, an allow exception covers every access bit it asks for, while a deny
+//! exception (in allow-all mode) covers any of them. (runc's program tests "every" for
+//! deny exceptions too, so there `rw` on a device denied only `w` gets through.) Numbers above `i32::MAX` (the immediate of a jump is
 //! sign-extended) are compared through a 64-bit constant loaded into r1.
 
 use super::rules::{Filter, ACC_ALL};
@@ -39,6 +43,7 @@ const BPF_MEM: u8 = 0x60;
 const BPF_AND: u8 = 0x50;
 const BPF_RSH: u8 = 0x70;
 const BPF_MOV: u8 = 0xb0;
+const BPF_JEQ: u8 = 0x10;
 const BPF_JNE: u8 = 0x50;
 const BPF_EXIT: u8 = 0x90;
 const BPF_K: u8 = 0x00;
@@ -107,6 +112,11 @@ fn mov32_reg(dst: u8, src: u8) -> Insn {
 /// `if dst != imm goto +off` (imm sign-extended to 64 bits).
 fn jne_imm(dst: u8, imm: i32, off: i16) -> Insn {
     Insn::new(BPF_JMP | BPF_JNE | BPF_K, dst, 0, off, imm)
+}
+
+/// `if dst == imm goto +off`.
+fn jeq_imm(dst: u8, imm: i32, off: i16) -> Insn {
+    Insn::new(BPF_JMP | BPF_JEQ | BPF_K, dst, 0, off, imm)
 }
 
 /// `if dst != src goto +off`.
@@ -182,7 +192,13 @@ pub(crate) fn emit(f: &Filter) -> Vec<Insn> {
         if access != ACC_ALL {
             b.0.push(mov32_reg(R1, R3));
             b.0.push(alu32_imm(BPF_AND, R1, access as i32));
-            b.0.push(jne_reg(R1, R3, TO_NEXT));
+            if f.default_allow {
+                // A deny exception applies if it covers any of the requested access.
+                b.0.push(jeq_imm(R1, 0, TO_NEXT));
+            } else {
+                // An allow exception applies only if it covers all of it.
+                b.0.push(jne_reg(R1, R3, TO_NEXT));
+            }
         }
         if let Some(major) = d.major {
             b.require_eq(R4, major);

@@ -1,0 +1,7 @@
+//! `hull features`: print the OCI features document (runtime-spec `features.md`).
+
+pub fn run() -> anyhow::Result<i32> {
+    let doc = hull_runtime::features::document();
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(0)
+}
