@@ -146,7 +146,7 @@ fn exec_env_adds_and_overrides() {
     let out = exec(
         &h,
         &id,
-        &["-e", "ADDED=yes", "--env", "FROM_SPEC=overridden"],
+        &["--env", "ADDED=yes", "--env", "FROM_SPEC=overridden"],
         &["env"],
     )
     .ok();
@@ -158,6 +158,8 @@ fn exec_env_adds_and_overrides() {
         lines.iter().any(|l| l.starts_with("PATH=")),
         "the container's env is kept:\n{out}"
     );
+    let short = exec(&h, &id, &["-e", "SHORT=1"], &["env"]).ok();
+    assert!(short.stdout.lines().any(|l| l == "SHORT=1"), "{short}");
     let plain = exec(&h, &id, &[], &["env"]).ok();
     assert!(
         plain.stdout.lines().any(|l| l == "FROM_SPEC=spec"),

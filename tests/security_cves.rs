@@ -99,7 +99,7 @@ fn assert_not_on_host(out: &Out, marker: &HostMarker) {
         "the process listed the host's / through its cwd:\n{out}"
     );
     if !out.success() {
-        out.assert_error(&["cwd"]);
+        out.assert_error(&["cwd|/proc/self/fd/"]);
     }
 }
 
@@ -189,7 +189,6 @@ fn cve_2024_21626_cwd_through_a_leaked_host_dir_fd_stays_inside() {
         b.save();
         let id = h.new_id();
         let out = run_with_leaked_host_root(&h, &["run", "--bundle", b.dir.to_str().unwrap(), &id]);
-        eprintln!("{out}");
         assert_not_on_host(&out, &marker);
         if !out.success() {
             hull_integration::leaks::assert_nothing_left(&h, &id, &b.dir);
@@ -299,7 +298,6 @@ fn cve_2019_5736_init_exe_cannot_be_overwritten() {
     let copy = binary_copy(&h);
     let before = std::fs::read(&copy).unwrap();
     let report = attack(&h, &copy, &[]);
-    eprintln!("attacker's report:\n{report}");
     let after = std::fs::read(&copy).unwrap();
     assert!(
         before == after,

@@ -126,12 +126,21 @@ const SECCOMP_FLAGS: [(&str, u32); 4] = [
 /// The annotation carrying hull's version (runc's is `org.opencontainers.runc.version`).
 pub const VERSION_ANNOTATION: &str = "io.github.hull.version";
 
-/// The seccomp architectures hull can put in a filter.
+/// The seccomp architectures hull can put in a filter beside the native one (libseccomp
+/// refuses to mix byte orders, so a big-endian arch never fits in an x86_64 filter).
 pub fn seccomp_archs() -> Vec<&'static str> {
     ARCH_CANDIDATES
         .into_iter()
-        .filter(|a| ScmpArch::from_str(a).is_ok())
         .filter(|a| serde_json::from_value::<oci_spec::runtime::Arch>(json!(a)).is_ok())
+        .filter(|a| {
+            let Ok(arch) = ScmpArch::from_str(a) else {
+                return false;
+            };
+            let Ok(mut ctx) = ScmpFilterContext::new(libseccomp::ScmpAction::Allow) else {
+                return false;
+            };
+            ctx.is_arch_present(arch).unwrap_or(false) || ctx.add_arch(arch).is_ok()
+        })
         .collect()
 }
 

@@ -69,6 +69,8 @@ pub fn load(dir: &Path) -> Result<Bundle, SpecError> {
             reason: e.to_string(),
         })?;
     crate::security::tolerate(&mut raw);
+    crate::bootstrap::idmap_mount::fold_mount_mappings(&mut raw)
+        .map_err(|(field, reason)| invalid(field, reason))?;
     let spec: Spec = serde_path_to_error::deserialize(raw).map_err(|e| SpecError::Parse {
         path: path.clone(),
         field: e.path().to_string(),
@@ -132,6 +134,8 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
     }
     crate::security::validate(spec).map_err(|(field, reason)| invalid(field, reason))?;
     crate::bootstrap::idmap::validate(spec).map_err(|(field, reason)| invalid(field, reason))?;
+    crate::bootstrap::idmap_mount::validate(spec)
+        .map_err(|(field, reason)| invalid(field, reason))?;
     validate_mounts(spec)?;
     validate_hooks(spec)
 }

@@ -3,5 +3,6 @@
 
 pub mod channel;
 pub mod idmap;
+pub mod idmap_mount;
 pub mod namespaces;
 pub mod spawn;

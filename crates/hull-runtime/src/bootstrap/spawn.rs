@@ -61,7 +61,8 @@ pub fn spawn_init(
 ) -> Result<i32> {
     // The cgroup namespace is made by init itself once the parent has moved it into its
     // cgroup, so that the namespace is rooted at the container's cgroup.
-    let flags = plan.new & !CloneFlags::CLONE_NEWCGROUP;
+    // (`difference`, not `& !`: `!` drops the bits nix has no name for, CLONE_NEWTIME among them)
+    let flags = plan.new.difference(CloneFlags::CLONE_NEWCGROUP);
     if plan.join.is_empty() {
         return match clone3(flags)? {
             Forked::Child => exit_child(init(&child_end)),

@@ -107,6 +107,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     let fifo = make_fifo(&dir)?;
     let cgroup = super::cgroup::for_new(&opts.id, &bundle.spec, opts.systemd_cgroup)?;
     let plan = Plan::from_spec(&bundle.spec);
+    let idmapped = crate::bootstrap::idmap_mount::prepare(&bundle.spec, &bundle.dir)?;
     let (parent, child) = channel::pair()?;
     let init_cfg = InitConfig {
         bundle: &bundle,
@@ -116,6 +117,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
         session_keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
         console_socket: console.init_end(),
         preserve_fds: listen_fds + opts.preserve_fds,
+        idmapped: &idmapped,
     };
     let pid = spawn_init(&plan, &parent, child, |chan| init::run(chan, &init_cfg))?;
     undo.init = Some(pid);

@@ -14,9 +14,17 @@ use crate::error::{Context, Error, Result};
 /// with a slash is used as it is; otherwise the first executable file in `PATH`.
 pub fn find_program(program: &str, env: &[String]) -> Result<PathBuf> {
     if program.contains('/') {
-        return is_executable(Path::new(program))
-            .then(|| PathBuf::from(program))
-            .ok_or_else(|| Error::Msg(format!("exec: {program:?}: no such executable file")));
+        // Go's wording (runc's): podman and docker read "no such file or directory" as exit
+        // status 127 (command not found) and "permission denied" as 126.
+        return match std::fs::metadata(program) {
+            Err(_) => Err(Error::Msg(format!(
+                "exec: {program:?}: stat {program}: no such file or directory"
+            ))),
+            Ok(_) if !is_executable(Path::new(program)) => Err(Error::Msg(format!(
+                "exec: {program:?}: permission denied"
+            ))),
+            Ok(_) => Ok(PathBuf::from(program)),
+        };
     }
     let path = env
         .iter()

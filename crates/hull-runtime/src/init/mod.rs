@@ -48,6 +48,8 @@ pub struct InitConfig<'a> {
     pub console_socket: Option<RawFd>,
     /// How many fds from 3 up the program keeps.
     pub preserve_fds: u32,
+    /// Detached id-mapped mounts made by the parent, for init to attach.
+    pub idmapped: &'a crate::bootstrap::idmap_mount::IdmappedMounts,
 }
 
 /// Run init; returns (an exit code) only after reporting a failure to the parent.
@@ -96,7 +98,13 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         keyring::join_session(name).map_err(at("session keyring"))?;
     }
     let new_cgroupns = cfg.new_namespaces.contains(CloneFlags::CLONE_NEWCGROUP);
-    rootfs::prepare(spec, &cfg.bundle.dir, &cfg.bundle.rootfs, new_cgroupns)
+    rootfs::prepare(
+        spec,
+        &cfg.bundle.dir,
+        &cfg.bundle.rootfs,
+        new_cgroupns,
+        cfg.idmapped,
+    )
         .map_err(at("rootfs"))?;
     runtime_hooks(chan, spec).map_err(at("prestart and createRuntime hooks"))?;
     hooks::run_point(spec, HookPoint::CreateContainer, &state)

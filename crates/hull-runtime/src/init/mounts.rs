@@ -1,6 +1,6 @@
 //! Mounting every entry of `mounts`, in order, onto targets resolved inside the rootfs.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -9,6 +9,7 @@ use oci_spec::runtime::Mount;
 
 use super::inroot::{self, Create};
 use super::mount_options::{self, MountOptions};
+use crate::bootstrap::idmap_mount::{self, IdmappedMounts};
 use crate::error::{Context, Result};
 
 /// Flags the kernel refuses to drop on a bind remount in a user namespace; keep them as found.
@@ -22,18 +23,27 @@ pub fn mount_all(
     bundle: &Path,
     mounts: &[Mount],
     new_cgroupns: bool,
+    idmapped: &IdmappedMounts,
 ) -> Result<()> {
-    for m in mounts {
-        mount_one(root, bundle, m, new_cgroupns)?;
+    for (i, m) in mounts.iter().enumerate() {
+        mount_one(root, bundle, m, new_cgroupns, idmapped.get(i))?;
     }
     Ok(())
 }
 
-fn mount_one(root: &OwnedFd, bundle: &Path, m: &Mount, new_cgroupns: bool) -> Result<()> {
+fn mount_one(
+    root: &OwnedFd,
+    bundle: &Path,
+    m: &Mount,
+    new_cgroupns: bool,
+    idmapped: Option<&OwnedFd>,
+) -> Result<()> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
-    if opts.is_bind() {
+    if let Some(tree) = idmapped {
+        attach_idmapped(root, tree, dest, &opts)?;
+    } else if opts.is_bind() {
         let source = bind_source(bundle, m);
         bind(root, &source, dest, &opts)?;
     } else if typ == "cgroup" || typ == "cgroup2" {
@@ -93,6 +103,25 @@ pub fn bind(root: &OwnedFd, source: &Path, dest: &Path, opts: &MountOptions) -> 
         None::<&str>,
     )
     .ctx(|| format!("bind mount {} on {}", source.display(), dest.display()))?;
+    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if extra.is_empty() {
+        return Ok(());
+    }
+    let mounted = inroot::open(root, dest, Create::Nothing)?;
+    remount_bind(&inroot::fd_path(&mounted), extra)
+        .ctx(|| format!("remount {} with {extra:?}", dest.display()))
+}
+
+/// Attach a detached id-mapped mount made by the parent (see `bootstrap::idmap_mount`) onto
+/// `dest`, then remount it with the requested flags if any, as [`bind`] does.
+fn attach_idmapped(root: &OwnedFd, tree: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
+    let is_dir = nix::sys::stat::fstat(tree.as_fd())
+        .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        .ctx(|| format!("stat the id-mapped source of {}", dest.display()))?;
+    let create = if is_dir { Create::Dir } else { Create::File };
+    let target = inroot::open(root, dest, create)?;
+    idmap_mount::attach(tree, &target)
+        .ctx(|| format!("move the id-mapped mount onto {}", dest.display()))?;
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if extra.is_empty() {
         return Ok(());

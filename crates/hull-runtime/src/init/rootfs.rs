@@ -10,10 +10,17 @@ use nix::sys::stat::Mode;
 use oci_spec::runtime::Spec;
 
 use super::{devices, mount_options, mounts};
+use crate::bootstrap::idmap_mount::IdmappedMounts;
 use crate::error::{Context, Error, Result};
 
 /// Set up everything inside `rootfs` that must exist before it becomes `/`.
-pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path, new_cgroupns: bool) -> Result<()> {
+pub fn prepare(
+    spec: &Spec,
+    bundle: &Path,
+    rootfs: &Path,
+    new_cgroupns: bool,
+    idmapped: &IdmappedMounts,
+) -> Result<()> {
     set_root_propagation(spec)?;
     mount(
         Some(rootfs),
@@ -34,6 +41,7 @@ pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path, new_cgroupns: bool) ->
         bundle,
         spec.mounts().as_deref().unwrap_or_default(),
         new_cgroupns,
+        idmapped,
     )?;
     for node in devices::default_nodes() {
         devices::create(&root, &node)?;
