@@ -4,47 +4,13 @@
 //! mappings refused with nothing left behind.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::time::Duration;
 
+use hull_integration::userns::{chown_tree, map_lines, mapping, with_userns, BASE};
 use hull_integration::{leaks::assert_nothing_left, ns_link, poll, Bundle, Hull, Out};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const T: Duration = Duration::from_secs(30);
-
-/// Host id of container root in these tests.
-const BASE: u32 = 100_000;
-
-fn mapping(maps: &[(u32, u32, u32)]) -> Value {
-    maps.iter()
-        .map(|(c, h, s)| json!({"containerID": c, "hostID": h, "size": s}))
-        .collect()
-}
-
-/// `chown -hR uid:gid dir` (symlinks themselves, never their targets).
-fn chown_tree(dir: &Path, uid: u32, gid: u32) {
-    std::os::unix::fs::lchown(dir, Some(uid), Some(gid)).unwrap();
-    if dir.is_symlink() || !dir.is_dir() {
-        return;
-    }
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        chown_tree(&e.path(), uid, gid);
-    }
-}
-
-/// Adds a new user namespace with `uid` and `gid` maps, and gives the rootfs to the host id of
-/// container root (so that the mapped root may write to it, as an unmapped owner forbids).
-fn with_userns(b: &mut Bundle, maps: &[(u32, u32, u32)]) {
-    b.add_namespace("user", None);
-    b.config["linux"]["uidMappings"] = mapping(maps);
-    b.config["linux"]["gidMappings"] = mapping(maps);
-    let root_host = maps
-        .iter()
-        .find(|(c, _, s)| *c == 0 && *s > 0)
-        .map(|(_, h, _)| *h)
-        .expect("container root mapped");
-    chown_tree(&b.rootfs(), root_host, root_host);
-}
 
 /// A bundle with the usual user namespace: 0 → 100000, 65536 ids.
 fn userns_bundle(h: &Hull) -> Bundle {
@@ -62,19 +28,6 @@ fn run_out(h: &Hull, b: &mut Bundle, script: &str) -> String {
         std::fs::read_to_string(b.host_path("/out")).unwrap_or_default()
     });
     b.wait_out()
-}
-
-/// The fields of each line of a `uid_map` text.
-fn map_lines(text: &str) -> Vec<Vec<u64>> {
-    text.lines()
-        .filter_map(|l| {
-            let v: Vec<u64> = l
-                .split_whitespace()
-                .map(|f| f.parse().ok())
-                .collect::<Option<_>>()?;
-            (v.len() == 3).then_some(v)
-        })
-        .collect()
 }
 
 /// The lines between `begin` and `end` markers of the output.
@@ -443,4 +396,87 @@ fn zero_sized_mapping_is_refused() {
     let mut b = userns_bundle(&h);
     b.config["linux"]["uidMappings"] = mapping(&[(0, BASE, 0)]);
     assert_refused(&h, &b, &["uidMappings", "size"]);
+}
+
+/// Receives the pty master that hull sends on a console socket (what runc's `recvtty` does).
+fn recv_master(listener: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let (stream, _) = listener
+        .accept()
+        .expect("a connection on the console socket");
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([i32; 4]);
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .expect("recvmsg on the console socket");
+    for cmsg in msg.cmsgs().expect("control messages") {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            // SAFETY: the kernel just installed this descriptor for us.
+            return unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no fd came with the console socket message");
+}
+
+#[test]
+fn console_socket_in_a_user_namespace() {
+    use nix::poll::{poll as poll_fds, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let h = Hull::new();
+    let mut b = userns_bundle(&h);
+    b.terminal(true)
+        .sh("echo tty=$(tty); echo owner=$(stat -c %u $(tty)); echo id=$(id -u); echo end");
+    b.save();
+    let sock = h.temp_dir().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let id = h.new_id();
+    let bundle = b.dir.to_str().unwrap().to_string();
+    h.run(&[
+        "create",
+        "--bundle",
+        &bundle,
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+    ])
+    .ok();
+    let master = recv_master(&listener);
+    h.start(&id).ok();
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + T;
+    while !text.contains("end") && std::time::Instant::now() < deadline {
+        let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        if poll_fds(&mut fds, PollTimeout::from(200u16)).unwrap_or(0) == 0 {
+            continue;
+        }
+        let mut buf = [0u8; 1024];
+        match nix::unistd::read(master.as_fd(), &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(text.contains("tty=/dev/pts/"), "{text:?}");
+    assert!(
+        text.contains("owner=0"),
+        "the pty belongs to container root: {text:?}"
+    );
+    assert!(text.contains("id=0"), "{text:?}");
+    h.wait_stopped(&id);
+    h.delete(&id, false).ok();
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn unmapped_process_user_is_refused() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    with_userns(&mut b, &[(0, BASE, 1000)]);
+    b.user(5000, 0, &[]);
+    assert_refused(&h, &b, &["uidMappings", "process.user.uid 5000"]);
 }

@@ -411,3 +411,14 @@ pub fn pty_run(argv: &[&str], expect: &str, send: &str, io: &Path, timeout_s: u3
         code: last.trim().parse().ok(),
     }
 }
+
+/// A bridge name `<prefix><n>` that no interface has yet, and its `n` (1..=250, from this
+/// process's pid on), so that tests running side by side get bridges and subnets apart.
+pub fn free_bridge(prefix: &str) -> (String, u32) {
+    let start = std::process::id() % 250;
+    (0..250)
+        .map(|i| (start + i) % 250 + 1)
+        .map(|n| (format!("{prefix}{n}"), n))
+        .find(|(name, _)| !Path::new("/sys/class/net").join(name).exists())
+        .expect("a free bridge name")
+}

@@ -151,7 +151,7 @@ fn kernel_knows_flag(bit: u32) -> bool {
     let rc = unsafe {
         libc::syscall(
             libc::SYS_seccomp,
-            1 /* SECCOMP_SET_MODE_FILTER */,
+            1, /* SECCOMP_SET_MODE_FILTER */
             bit as libc::c_ulong,
             std::ptr::null::<libc::c_void>(),
         )
@@ -198,10 +198,7 @@ fn libseccomp_version() -> Option<String> {
 /// The features document (`hull features` prints it).
 pub fn document() -> Value {
     let mut annotations = serde_json::Map::new();
-    annotations.insert(
-        VERSION_ANNOTATION.into(),
-        json!(env!("CARGO_PKG_VERSION")),
-    );
+    annotations.insert(VERSION_ANNOTATION.into(), json!(env!("CARGO_PKG_VERSION")));
     annotations.insert("io.github.hull.checkpoint.enabled".into(), json!("false"));
     if let Some(v) = libseccomp_version() {
         annotations.insert("io.github.seccomp.libseccomp.version".into(), json!(v));
@@ -250,7 +247,10 @@ mod tests {
         let parsed: oci_spec::runtime::Features =
             serde_json::from_value(doc.clone()).expect("oci-spec reads it");
         assert_eq!(parsed.oci_version_max(), crate::OCI_VERSION);
-        assert_eq!(doc["annotations"][VERSION_ANNOTATION], env!("CARGO_PKG_VERSION"));
+        assert_eq!(
+            doc["annotations"][VERSION_ANNOTATION],
+            env!("CARGO_PKG_VERSION")
+        );
     }
 
     #[test]

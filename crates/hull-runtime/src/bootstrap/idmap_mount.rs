@@ -52,6 +52,9 @@ struct Maps {
     recursive: bool,
 }
 
+/// A uid mapping and a gid mapping.
+type IdPair = (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>);
+
 /// Detached, id-mapped mounts made by the parent, by index in `mounts`.
 #[derive(Debug, Default)]
 pub struct IdmappedMounts {
@@ -88,9 +91,7 @@ fn idmap_option(m: &Mount) -> Option<(bool, Option<&str>)> {
 }
 
 /// Parse crun's option value `uids=C-H-S[#C-H-S…];gids=C-H-S[#…]` (either part may be absent).
-fn parse_option_value(
-    value: &str,
-) -> std::result::Result<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>), String> {
+fn parse_option_value(value: &str) -> std::result::Result<IdPair, String> {
     let (mut uid, mut gid) = (Vec::new(), Vec::new());
     for part in value.split(';').filter(|p| !p.is_empty()) {
         let (which, ranges) = part
@@ -128,7 +129,9 @@ fn mapping(container: u32, host: u32, size: u32) -> LinuxIdMapping {
 /// oci-spec's `Mount` has no `uidMappings`/`gidMappings`: before the config is parsed, fold
 /// them into the mount's `idmap`/`ridmap` option in crun's syntax (`idmap=uids=…;gids=…`),
 /// adding `idmap` when the mount has neither. Malformed entries are refused, naming them.
-pub fn fold_mount_mappings(config: &mut serde_json::Value) -> std::result::Result<(), (String, String)> {
+pub fn fold_mount_mappings(
+    config: &mut serde_json::Value,
+) -> std::result::Result<(), (String, String)> {
     let Some(mounts) = config.get_mut("mounts").and_then(|m| m.as_array_mut()) else {
         return Ok(());
     };
@@ -147,7 +150,11 @@ pub fn fold_mount_mappings(config: &mut serde_json::Value) -> std::result::Resul
                 .ok_or_else(|| (field.clone(), "must be a list".to_string()))?;
             let mut texts = Vec::new();
             for (j, r) in ranges.iter().enumerate() {
-                let num = |k: &str| r.get(k).and_then(|v| v.as_u64()).filter(|n| *n <= u32::MAX as u64);
+                let num = |k: &str| {
+                    r.get(k)
+                        .and_then(|v| v.as_u64())
+                        .filter(|n| *n <= u32::MAX as u64)
+                };
                 match (num("containerID"), num("hostID"), num("size")) {
                     (Some(c), Some(h), Some(s)) => texts.push(format!("{c}-{h}-{s}")),
                     _ => {
@@ -216,9 +223,11 @@ fn wanted(spec: &Spec, m: &Mount) -> std::result::Result<Option<Maps>, String> {
         recursive,
     };
     if maps.uid.is_empty() || maps.gid.is_empty() {
-        return Err("an id-mapped mount needs uidMappings and gidMappings (its own, or the \
+        return Err(
+            "an id-mapped mount needs uidMappings and gidMappings (its own, or the \
                     container's linux.uidMappings/gidMappings)"
-            .into());
+                .into(),
+        );
     }
     Ok(Some(maps))
 }
@@ -226,8 +235,7 @@ fn wanted(spec: &Spec, m: &Mount) -> std::result::Result<Option<Maps>, String> {
 /// Check every mount's id mapping (before anything is made). Errors are `(field, reason)`.
 pub fn validate(spec: &Spec) -> std::result::Result<(), idmap::MappingError> {
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        let Some(maps) = wanted(spec, m).map_err(|reason| (format!("mounts[{i}]"), reason))?
-        else {
+        let Some(maps) = wanted(spec, m).map_err(|reason| (format!("mounts[{i}]"), reason))? else {
             continue;
         };
         idmap::check_ranges(&format!("mounts[{i}].uidMappings"), &maps.uid)?;
@@ -240,9 +248,11 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), idmap::MappingError> {
 /// relative sources are found.
 pub fn prepare(spec: &Spec, bundle: &Path) -> Result<IdmappedMounts> {
     let mut made = IdmappedMounts::default();
-    let mut namespaces: Vec<((Vec<LinuxIdMapping>, Vec<LinuxIdMapping>), File)> = Vec::new();
+    // One user namespace per distinct (uid, gid) mapping.
+    let mut namespaces: Vec<(IdPair, File)> = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        let Some(maps) = wanted(spec, m).map_err(|reason| Error::Msg(format!("mounts[{i}]: {reason}")))?
+        let Some(maps) =
+            wanted(spec, m).map_err(|reason| Error::Msg(format!("mounts[{i}]: {reason}")))?
         else {
             continue;
         };
@@ -257,7 +267,9 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<IdmappedMounts> {
             Some((_, ns)) => ns,
             None => {
                 let ns = mapping_namespace(&maps.uid, &maps.gid).map_err(|e| {
-                    Error::Msg(format!("mounts[{i}]: make the user namespace of the id mapping: {e}"))
+                    Error::Msg(format!(
+                        "mounts[{i}]: make the user namespace of the id mapping: {e}"
+                    ))
                 })?;
                 namespaces.push((key, ns));
                 &namespaces[namespaces.len() - 1].1
@@ -401,7 +413,10 @@ mod tests {
     fn crun_option_syntax_is_parsed() {
         let (u, g) = parse_option_value("uids=0-100-10#10-200-5;gids=0-300-1").unwrap();
         assert_eq!(u.len(), 2);
-        assert_eq!((u[1].container_id(), u[1].host_id(), u[1].size()), (10, 200, 5));
+        assert_eq!(
+            (u[1].container_id(), u[1].host_id(), u[1].size()),
+            (10, 200, 5)
+        );
         assert_eq!(g[0].host_id(), 300);
         assert!(parse_option_value("uids=0-1").is_err());
         assert!(parse_option_value("users=0-1-2").is_err());
@@ -412,7 +427,10 @@ mod tests {
         let mut v = serde_json::json!({"mounts": [
             {"destination": "/a", "uidMappings": [{"containerID": 0, "hostID": -1, "size": 1}]}
         ]});
-        assert_eq!(fold_mount_mappings(&mut v).unwrap_err().0, "mounts[0].uidMappings[0]");
+        assert_eq!(
+            fold_mount_mappings(&mut v).unwrap_err().0,
+            "mounts[0].uidMappings[0]"
+        );
     }
 
     #[test]
@@ -462,6 +480,9 @@ mod tests {
                                         {"containerID": 5, "hostID": 100, "size": 10}],
                         "gidMappings": [{"containerID": 0, "hostID": 5, "size": 1}]}]
         }));
-        assert_eq!(validate(&overlap).unwrap_err().0, "mounts[0].uidMappings[1]");
+        assert_eq!(
+            validate(&overlap).unwrap_err().0,
+            "mounts[0].uidMappings[1]"
+        );
     }
 }

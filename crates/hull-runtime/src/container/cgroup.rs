@@ -48,6 +48,10 @@ fn systemd_path(path: &str, id: &str) -> String {
 
 /// The manager of an existing container, from the paths saved at create time.
 pub fn of(record: &Record) -> Result<Box<dyn Manager>> {
+    if record.cgroup_paths.is_empty() {
+        // a rootless container that runs without a cgroup
+        return Ok(Box::new(super::rootless::NoCgroup));
+    }
     Ok(hull_cgroups::load_manager(&record.cgroup_paths)?)
 }
 

@@ -105,7 +105,10 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
         armed: true,
     };
     let fifo = make_fifo(&dir)?;
-    let cgroup = super::cgroup::for_new(&opts.id, &bundle.spec, opts.systemd_cgroup)?;
+    let mut cgroup = super::cgroup::for_new(&opts.id, &bundle.spec, opts.systemd_cgroup)?;
+    if super::rootless::is_rootless() {
+        cgroup = super::rootless::cgroup_or_none(cgroup, &bundle.spec)?;
+    }
     let plan = Plan::from_spec(&bundle.spec);
     let idmapped = crate::bootstrap::idmap_mount::prepare(&bundle.spec, &bundle.dir)?;
     let (parent, child) = channel::pair()?;
@@ -154,9 +157,12 @@ fn map_ids(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
     let gid = linux
         .and_then(|l| l.gid_mappings().clone())
         .unwrap_or_default();
-    // An unprivileged parent may map only its own ids, and only with setgroups denied.
-    let deny = !nix::unistd::geteuid().is_root();
-    crate::bootstrap::idmap::write_maps(pid, &uid, &gid, deny)
+    if super::rootless::is_rootless() {
+        // An unprivileged parent may map only its own ids (with setgroups denied), or use the
+        // newuidmap/newgidmap helpers.
+        return super::rootless::write_maps(pid, &uid, &gid);
+    }
+    crate::bootstrap::idmap::write_maps(pid, &uid, &gid, false)
 }
 
 /// Create `<root>/<id>` exclusively: the id is ours from here on.

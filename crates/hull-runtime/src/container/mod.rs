@@ -12,6 +12,7 @@ pub mod kill;
 pub mod list;
 pub mod pause;
 pub mod ps;
+pub mod rootless;
 pub mod run;
 pub mod start;
 pub mod state;

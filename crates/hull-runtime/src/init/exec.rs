@@ -20,9 +20,9 @@ pub fn find_program(program: &str, env: &[String]) -> Result<PathBuf> {
             Err(_) => Err(Error::Msg(format!(
                 "exec: {program:?}: stat {program}: no such file or directory"
             ))),
-            Ok(_) if !is_executable(Path::new(program)) => Err(Error::Msg(format!(
-                "exec: {program:?}: permission denied"
-            ))),
+            Ok(_) if !is_executable(Path::new(program)) => {
+                Err(Error::Msg(format!("exec: {program:?}: permission denied")))
+            }
             Ok(_) => Ok(PathBuf::from(program)),
         };
     }

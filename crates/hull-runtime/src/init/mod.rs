@@ -60,7 +60,10 @@ pub fn run(chan: &Channel, cfg: &InitConfig) -> i32 {
             chan.fail(step, &e);
             // After `start` no hull process listens on the channel any more: the container's
             // stderr is the only way left to tell the user why it exits 1 (runc alike).
-            if matches!(step, "startContainer hooks" | "close fds" | "seccomp" | "exec") {
+            if matches!(
+                step,
+                "startContainer hooks" | "close fds" | "seccomp" | "exec"
+            ) {
                 eprintln!("hull: {step}: {e}");
             }
             1
@@ -105,7 +108,7 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         new_cgroupns,
         cfg.idmapped,
     )
-        .map_err(at("rootfs"))?;
+    .map_err(at("rootfs"))?;
     runtime_hooks(chan, spec).map_err(at("prestart and createRuntime hooks"))?;
     hooks::run_point(spec, HookPoint::CreateContainer, &state)
         .map_err(at("createContainer hooks"))?;

@@ -14,7 +14,17 @@ pub fn become_user(user: &User) -> Result<()> {
         .flatten()
         .map(|g| Gid::from_raw(*g))
         .collect();
-    setgroups(&groups).ctx(|| format!("setgroups {groups:?}"))?;
+    // In a user namespace whose setgroups is denied (rootless), the groups cannot change:
+    // keep them when none are asked for, as runc does.
+    let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    if !denied {
+        setgroups(&groups).ctx(|| format!("setgroups {groups:?}"))?;
+    } else if !groups.is_empty() {
+        return Err(crate::Error::Msg(format!(
+            "process.user.additionalGids {groups:?}: setgroups is denied in this user namespace \
+             (rootless with a single-id mapping)"
+        )));
+    }
     let gid = Gid::from_raw(user.gid());
     setresgid(gid, gid, gid).ctx(|| format!("setgid {gid}"))?;
     let uid = Uid::from_raw(user.uid());

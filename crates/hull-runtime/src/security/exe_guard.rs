@@ -27,6 +27,13 @@ pub fn ensure() -> Result<()> {
         std::env::remove_var(GUARDED);
         return Ok(());
     }
+    // Rootless: an unprivileged caller cannot make a mount namespace here (unshare is EPERM
+    // without a user namespace), and needs no guard: the container's processes run as the
+    // caller's own ids at most, so they cannot write to a binary the caller itself cannot
+    // write to, and a binary the caller owns is theirs to overwrite anyway.
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
     let exe = std::fs::read_link("/proc/self/exe").ctx(|| "read /proc/self/exe")?;
     unshare(CloneFlags::CLONE_NEWNS).ctx(|| "unshare a mount namespace for the binary guard")?;
     // Our mounts must not propagate back to the host's namespace.
