@@ -1,6 +1,10 @@
 //! Resource limits on a cgroup v1 (or hybrid) host, seen from inside the container.
 
-use hull_integration::{cgroup_v2_only, host_cgroup_file, Bundle, Hull};
+#[path = "cgroups_effects.rs"]
+mod effects;
+
+use effects::with_resources;
+use hull_integration::{cgroup_v2_only, host_cgroup_file, Hull};
 use serde_json::json;
 
 /// Skips (returns true) on a host without cgroup v1 hierarchies.
@@ -10,13 +14,6 @@ fn no_v1() -> bool {
         return true;
     }
     false
-}
-
-fn with_resources(b: &mut Bundle, res: serde_json::Value) {
-    let linux = &mut b.config["linux"]["resources"];
-    for (k, v) in res.as_object().unwrap() {
-        linux[k] = v.clone();
-    }
 }
 
 #[test]
@@ -111,4 +108,20 @@ fn a_one_mib_memory_limit_runs_true() {
     let id = h.new_id();
     h.create_start(&id, &b);
     assert_eq!(b.wait_out().trim(), "ok");
+}
+
+#[test]
+fn a_fork_bomb_stops_at_the_pids_limit() {
+    if no_v1() {
+        return;
+    }
+    effects::fork_bomb_stops_at_pids_limit();
+}
+
+#[test]
+fn the_devices_cgroup_denies_opening_a_denied_device() {
+    if no_v1() {
+        return;
+    }
+    effects::a_denied_device_cannot_be_opened();
 }

@@ -1,20 +1,45 @@
-//! `list`: every container under the state root with its live status.
+//! `list`: every container under the state root with its live status and owner.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::state::{list_ids, Container, OciState};
 use crate::error::{Error, Result};
 
-/// The state of every container under `root`, sorted by id. Containers that vanish while
-/// listing are skipped.
-pub fn list(root: &Path) -> Result<Vec<OciState>> {
+/// One row of `list`.
+#[derive(Debug)]
+pub struct Entry {
+    /// The container's state.
+    pub state: OciState,
+    /// Who created it: the owner of its state directory, by name when `/etc/passwd` knows it.
+    pub owner: String,
+}
+
+/// Every container under `root`, sorted by id. Containers that vanish while listing are skipped.
+pub fn list(root: &Path) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     for id in list_ids(root)? {
         match Container::load(root, &id) {
-            Ok(c) => out.push(c.oci_state()),
+            Ok(c) => out.push(Entry {
+                owner: owner_of(&c.dir),
+                state: c.oci_state(),
+            }),
             Err(Error::NotExist(_)) => continue,
             Err(e) => return Err(e),
         }
     }
     Ok(out)
+}
+
+fn owner_of(dir: &Path) -> String {
+    let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else {
+        return String::new();
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2].parse() == Ok(uid))
+        .map(|f| f[0].to_string())
+        .unwrap_or_else(|| format!("#{uid}"))
 }

@@ -1,13 +1,13 @@
 //! `hull list`: runc's table (tab-aligned columns) or JSON (`null` when empty, as runc).
 
-use hull_runtime::container::state::OciState;
+use hull_runtime::container::list::Entry;
 
 use crate::cli::{Global, ListFormat};
 
 pub fn run(global: &Global, format: ListFormat, quiet: bool) -> anyhow::Result<i32> {
     let states = hull_runtime::container::list::list(&global.root)?;
     if quiet {
-        states.iter().for_each(|s| println!("{}", s.id));
+        states.iter().for_each(|e| println!("{}", e.state.id));
         return Ok(0);
     }
     match format {
@@ -18,31 +18,31 @@ pub fn run(global: &Global, format: ListFormat, quiet: bool) -> anyhow::Result<i
     Ok(0)
 }
 
-/// runc's list entries carry `owner` (the state file's owner) and no annotations.
-fn json_rows(states: &[OciState]) -> Vec<serde_json::Value> {
-    states
+/// runc's list entries carry `owner` (the state directory's owner) and no annotations.
+fn json_rows(entries: &[Entry]) -> Vec<serde_json::Value> {
+    entries
         .iter()
-        .map(|s| {
+        .map(|Entry { state: s, owner }| {
             serde_json::json!({
                 "ociVersion": s.oci_version, "id": s.id, "pid": s.pid, "status": s.status,
-                "bundle": s.bundle, "rootfs": s.rootfs, "created": s.created, "owner": "root",
+                "bundle": s.bundle, "rootfs": s.rootfs, "created": s.created, "owner": owner,
             })
         })
         .collect()
 }
 
-fn table(states: &[OciState]) -> String {
+fn table(entries: &[Entry]) -> String {
     let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
         .map(String::from)
         .to_vec()];
-    for s in states {
+    for Entry { state: s, owner } in entries {
         rows.push(vec![
             s.id.clone(),
             s.pid.to_string(),
             s.status.to_string(),
             s.bundle.display().to_string(),
             s.created.clone(),
-            "root".into(),
+            owner.clone(),
         ]);
     }
     let widths: Vec<usize> = (0..6)
