@@ -10,6 +10,11 @@ test:
 	cargo nextest run --workspace --no-fail-fast -E 'not test(leak_check)'
 	cargo nextest run --workspace -E 'test(leak_check)'
 
+# The cgroup v2 integration tests, in a cgroup-v2-only QEMU guest (tests/vm/run-v2.sh).
+.PHONY: test-v2
+test-v2:
+	sh tests/vm/run-v2.sh
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings

@@ -124,6 +124,8 @@ fn the_host_cgroup_has_the_converted_settings() {
     );
     let procs = host_file(pid, "cgroup.procs");
     assert_eq!(procs, pid.to_string(), "init is alone in its cgroup");
+    h.delete(&id, true).ok();
+    assert_nothing_left(&h, &id, &b.dir);
 }
 
 #[test]

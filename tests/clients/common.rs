@@ -34,24 +34,35 @@ pub fn ensure(binaries: &[&str], packages: &[&str], test: &str) -> bool {
         return true;
     }
     eprintln!("{test}: installing {packages:?} (missing one of {binaries:?})");
+    let why = apt_install(packages);
+    if binaries.iter().all(|b| have(b)) {
+        return true;
+    }
+    skipped(test, packages, &why);
+    false
+}
+
+/// `apt-get install -y PACKAGES` (waiting for the dpkg lock); returns what apt-get said on
+/// stderr.
+pub fn apt_install(packages: &[&str]) -> String {
     let out = Command::new("apt-get")
         .args(["install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300"])
         .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .output();
-    if binaries.iter().all(|b| have(b)) {
-        return true;
-    }
-    let why = match out {
+    match out {
         Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
         Err(e) => e.to_string(),
-    };
+    }
+}
+
+/// The loud banner of a test that cannot run here.
+pub fn skipped(test: &str, packages: &[&str], why: &str) {
     let bar = "#".repeat(78);
     eprintln!(
         "\n{bar}\n## SKIPPED {test}: {packages:?} cannot be installed here; this client is NOT tested.\n## apt-get said: {}\n{bar}\n",
         why.trim()
     );
-    false
 }
 
 /// The absolute path of the hull binary under test (clients are given it as their runtime).
@@ -323,63 +334,73 @@ pub fn build_image(dir: &Path) -> Image {
     hull_integration::bundle::build_rootfs(&rootfs);
     // what images have and the bare rootfs lacks
     std::fs::write(rootfs.join("etc/hostname"), "busybox\n").unwrap();
-    let img = dir.join("image");
-    std::fs::create_dir_all(&img).unwrap();
-    let layer = img.join("layer.tar");
-    let tar = |args: &[&str]| {
-        let st = Command::new("tar").args(args).status().expect("run tar");
-        assert!(st.success(), "tar {args:?} failed");
-    };
+    let rootfs_tar = dir.join("rootfs.tar");
     tar(&[
         "--numeric-owner",
         "-C",
         rootfs.to_str().unwrap(),
         "-cf",
-        layer.to_str().unwrap(),
+        rootfs_tar.to_str().unwrap(),
         ".",
     ]);
-    let sha = Command::new("sha256sum").arg(&layer).output().unwrap();
+    let archive = dir.join("image.tar");
+    docker_archive(&rootfs_tar, &archive, IMAGE_REF, &[], &["sh"]);
+    Image {
+        rootfs,
+        rootfs_tar,
+        archive,
+    }
+}
+
+fn tar(args: &[&str]) {
+    let st = Command::new("tar").args(args).status().expect("run tar");
+    assert!(st.success(), "tar {args:?} failed");
+}
+
+/// Writes to `out` a docker-archive (`docker save` format) of one layer, the rootfs tarball
+/// `layer`, tagged `tag`, whose config runs `entrypoint` + `cmd` with a usual `PATH`.
+pub fn docker_archive(layer: &Path, out: &Path, tag: &str, entrypoint: &[&str], cmd: &[&str]) {
+    let img = out.with_extension("d");
+    std::fs::create_dir_all(&img).unwrap();
+    std::fs::copy(layer, img.join("layer.tar")).unwrap();
+    let sha = Command::new("sha256sum").arg(layer).output().unwrap();
     let sha = String::from_utf8_lossy(&sha.stdout)
         .split_whitespace()
         .next()
         .unwrap()
         .to_string();
+    let mut config = serde_json::json!({
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        "Cmd": cmd,
+        "WorkingDir": "/"
+    });
+    if !entrypoint.is_empty() {
+        config["Entrypoint"] = serde_json::json!(entrypoint);
+    }
     let config = serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
-        "config": {
-            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-            "Cmd": ["sh"],
-            "WorkingDir": "/"
-        },
+        "config": config,
         "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{sha}")]},
         "history": [{"created_by": "hull tests/clients"}]
     });
     std::fs::write(img.join("config.json"), config.to_string()).unwrap();
     let manifest = serde_json::json!([{
         "Config": "config.json",
-        "RepoTags": [IMAGE_REF],
+        "RepoTags": [tag],
         "Layers": ["layer.tar"]
     }]);
     std::fs::write(img.join("manifest.json"), manifest.to_string()).unwrap();
-    let archive = dir.join("image.tar");
     tar(&[
         "-C",
         img.to_str().unwrap(),
         "-cf",
-        archive.to_str().unwrap(),
+        out.to_str().unwrap(),
         "manifest.json",
         "config.json",
         "layer.tar",
     ]);
-    let rootfs_tar = dir.join("rootfs.tar");
-    std::fs::rename(&layer, &rootfs_tar).unwrap();
     let _ = std::fs::remove_dir_all(&img);
-    Image {
-        rootfs,
-        rootfs_tar,
-        archive,
-    }
 }
 
 /// What a command run on a pty wrote, and how it ended.
@@ -412,13 +433,54 @@ pub fn pty_run(argv: &[&str], expect: &str, send: &str, io: &Path, timeout_s: u3
     }
 }
 
-/// A bridge name `<prefix><n>` that no interface has yet, and its `n` (1..=250, from this
-/// process's pid on), so that tests running side by side get bridges and subnets apart.
-pub fn free_bridge(prefix: &str) -> (String, u32) {
-    let start = std::process::id() % 250;
-    (0..250)
-        .map(|i| (start + i) % 250 + 1)
-        .map(|n| (format!("{prefix}{n}"), n))
-        .find(|(name, _)| !Path::new("/sys/class/net").join(name).exists())
-        .expect("a free bridge name")
+/// A bridge name `<prefix><n>` (n in 1..=250) reserved for this test: no interface has the
+/// name, and no other live test holds it (a file `/tmp/hull-it/bridge-<name>` holding the
+/// owner's pid, made with `O_EXCL`; one whose owner is dead is taken over). Tests running side
+/// by side so never share a bridge or its subnet, even where the client makes the bridge
+/// itself later on. The reservation ends when this is dropped.
+pub struct Bridge {
+    pub name: String,
+    pub n: u32,
+    lock: PathBuf,
+}
+
+impl Bridge {
+    pub fn reserve(prefix: &str) -> Bridge {
+        std::fs::create_dir_all(hull_integration::BUNDLE_PARENT).unwrap();
+        let start = std::process::id() % 250;
+        for n in (0..250).map(|i| (start + i) % 250 + 1) {
+            let name = format!("{prefix}{n}");
+            if Path::new("/sys/class/net").join(&name).exists() {
+                continue;
+            }
+            let lock = Path::new(hull_integration::BUNDLE_PARENT).join(format!("bridge-{name}"));
+            let owner_dead = std::fs::read_to_string(&lock)
+                .ok()
+                .and_then(|p| p.trim().parse::<i64>().ok())
+                .is_some_and(|pid| !hull_integration::pid_alive(pid));
+            if owner_dead {
+                let _ = std::fs::remove_file(&lock);
+            }
+            let created = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock);
+            if let Ok(mut f) = created {
+                use std::io::Write;
+                let _ = write!(f, "{}", std::process::id());
+                return Bridge { name, n, lock };
+            }
+        }
+        panic!("no free bridge name {prefix}1..250");
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.name])
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_file(&self.lock);
+    }
 }

@@ -382,11 +382,12 @@ fn ctr_run_tty() {
     argv.extend([IMAGE_REF.into(), id.clone()]);
     argv.extend(["sh", "-c", "echo READY; exec sh"].map(String::from));
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    // what is typed is echoed back: the checks look for what only running it prints
+    // what is typed is echoed back: the checks look for what only running it prints; the
+    // pause before exiting lets the client drain the pty (ctr can drop the last output)
     let out = pty_run(
         &argv,
         "READY",
-        "tty; test -t 0 && echo IS-$((20+3))-TTY; exit 3\\n",
+        "tty; test -t 0 && echo IS-$((20+3))-TTY; sleep 0.5; exit 3\\n",
         c.tmp.path(),
         60,
     );

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 struct Docker {
     sock: PathBuf,
-    bridge: String,
+    /// Reserved for this test; deleted (with its reservation) when dropped.
+    _bridge: Bridge,
     subnet_prefix: String,
     cgroup_parent: String,
     image: Image,
@@ -39,26 +40,21 @@ impl Docker {
         }
         let tmp = TempDir::new("docker");
         // a bridge of our own (docker is told to use it, and creates none)
-        let (bridge, n) = free_bridge("hulld");
-        let subnet_prefix = format!("10.234.{n}");
+        let bridge = Bridge::reserve("hulld");
+        let subnet_prefix = format!("10.234.{}", bridge.n);
         let ip = |args: &[&str]| {
             let st = Command::new("ip").args(args).status().expect("run ip");
             assert!(st.success(), "ip {args:?} failed");
         };
-        let _ = Command::new("ip")
-            .args(["link", "del", &bridge])
-            .stderr(std::process::Stdio::null())
-            .status();
-        ip(&["link", "add", &bridge, "type", "bridge"]);
-        let guard = BridgeGuard(bridge.clone());
+        ip(&["link", "add", &bridge.name, "type", "bridge"]);
         ip(&[
             "addr",
             "add",
             &format!("{subnet_prefix}.1/24"),
             "dev",
-            &bridge,
+            &bridge.name,
         ]);
-        ip(&["link", "set", &bridge, "up"]);
+        ip(&["link", "set", &bridge.name, "up"]);
 
         let sock = tmp.join("docker.sock");
         std::fs::write(tmp.join("daemon.json"), "{}\n").unwrap();
@@ -74,7 +70,12 @@ impl Docker {
             .arg(tmp.join("docker.pid"))
             .arg("-H")
             .arg(format!("unix://{}", sock.display()))
-            .args(["--bridge", &bridge, "--iptables=false", "--ip-masq=false"])
+            .args([
+                "--bridge",
+                &bridge.name,
+                "--iptables=false",
+                "--ip-masq=false",
+            ])
             .arg("--add-runtime")
             .arg(format!("hull={}", hull().display()))
             .args(["--default-ulimit", "nofile=1024:1024"])
@@ -85,10 +86,9 @@ impl Docker {
         let mut daemon = Daemon::spawn("dockerd", &mut cmd, tmp.join("dockerd.log"));
         daemon.grace = Duration::from_secs(30);
         let image = build_image(tmp.path());
-        std::mem::forget(guard); // from here on Drop removes the bridge
         let mut d = Docker {
             sock,
-            bridge,
+            _bridge: bridge,
             subnet_prefix,
             cgroup_parent,
             image,
@@ -137,14 +137,6 @@ fn clone_cmd(c: &Command) -> Command {
     n
 }
 
-/// Removes the bridge if `start` fails half-way.
-struct BridgeGuard(String);
-impl Drop for BridgeGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
-    }
-}
-
 impl Drop for Docker {
     fn drop(&mut self) {
         let io = self.tmp.path().to_path_buf();
@@ -168,9 +160,6 @@ impl Drop for Docker {
         self.daemon.stop();
         // dockerd's containerd and shims (their args name our exec root / data root)
         kill_cmdline(&self.tmp.path().to_string_lossy());
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .status();
         remove_cgroups(&self.cgroup_parent);
         if std::thread::panicking() {
             eprintln!("dockerd log:\n{}", self.daemon.log_text());
@@ -368,7 +357,7 @@ fn docker_run_tty() {
     let out = pty_run(
         &argv,
         "READY",
-        "tty; test -t 0 && echo IS-$((20+3))-TTY; exit 3\\n",
+        "tty; test -t 0 && echo IS-$((20+3))-TTY; sleep 0.5; exit 3\\n",
         d.tmp.path(),
         60,
     );

@@ -3,7 +3,7 @@
 //! option, each namespace, all capabilities, each seccomp action, operator, architecture and
 //! supported flag, and with the LSM fields whose support it claims.
 
-use hull_integration::{Bundle, Hull};
+use hull_integration::{userns, Bundle, Hull};
 use serde_json::{json, Value};
 use std::os::unix::net::UnixListener;
 
@@ -32,6 +32,12 @@ fn assert_runs(h: &Hull, b: &Bundle, what: &str) {
         "hull features advertises {what}, but a container using it fails:\n{out}\nconfig: {}",
         serde_json::to_string(&b.config["linux"]).unwrap()
     );
+}
+
+/// A user namespace mapping container ids 0-65535 to host ids 100000-165535 (the rootfs
+/// chowned to match).
+fn with_userns(b: &mut Bundle) {
+    userns::with_userns(b, &[(0, userns::BASE, 65536)]);
 }
 
 fn true_bundle(h: &Hull) -> Bundle {
@@ -116,6 +122,11 @@ fn every_mount_option_is_accepted() {
         let mut b = h.bundle();
         let mount = if opt == "bind" || opt == "rbind" {
             json!({"destination": "/mnt/opt", "type": "bind", "source": src, "options": [opt]})
+        } else if opt == "idmap" || opt == "ridmap" {
+            // an id-mapped bind mount, with the container's own mapping
+            with_userns(&mut b);
+            json!({"destination": "/mnt/opt", "type": "bind", "source": src,
+                   "options": ["rbind", opt]})
         } else {
             json!({"destination": "/mnt/opt", "type": "tmpfs", "source": "tmpfs",
                    "options": ["nosuid", opt]})
@@ -135,10 +146,7 @@ fn every_namespace_is_accepted() {
         let mut b = h.bundle();
         b.add_namespace(&ns, None);
         if ns == "user" {
-            b.config["linux"]["uidMappings"] =
-                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-            b.config["linux"]["gidMappings"] =
-                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            with_userns(&mut b);
         }
         // the container is in a namespace of its own of that type
         let link = match ns.as_str() {

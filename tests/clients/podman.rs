@@ -15,7 +15,8 @@ use hull_integration::Out;
 use std::process::Command;
 
 struct Podman {
-    bridge: String,
+    /// Reserved for this test; deleted (with its reservation) when dropped.
+    _bridge: Bridge,
     subnet_prefix: String,
     cgroup_parent: String,
     names: std::cell::RefCell<Vec<String>>,
@@ -33,7 +34,8 @@ impl Podman {
             return None;
         }
         let tmp = TempDir::new("podman");
-        let (bridge, n) = free_bridge("hullp");
+        let bridge = Bridge::reserve("hullp");
+        let n = bridge.n;
         let subnet_prefix = format!("10.233.{n}");
         let cni = tmp.join("cni");
         std::fs::create_dir_all(&cni).unwrap();
@@ -41,7 +43,7 @@ impl Podman {
             "cniVersion": "0.4.0",
             "name": "podman",
             "plugins": [
-                {"type": "bridge", "bridge": bridge, "isGateway": true, "ipMasq": false,
+                {"type": "bridge", "bridge": bridge.name, "isGateway": true, "ipMasq": false,
                  "hairpinMode": true,
                  "ipam": {"type": "host-local", "routes": [{"dst": "0.0.0.0/0"}],
                           "ranges": [[{"subnet": format!("{subnet_prefix}.0/24"),
@@ -87,7 +89,7 @@ cni_plugin_dirs = ["/usr/lib/cni"]
         .unwrap();
         let image = build_image(tmp.path());
         let p = Podman {
-            bridge,
+            _bridge: bridge,
             subnet_prefix,
             cgroup_parent: name("podman"),
             names: Default::default(),
@@ -177,10 +179,6 @@ impl Drop for Podman {
         quiet(&["rmi", "--all", "--force"]);
         // what a failed test may have left: conmon (its args name our run root), hull's state
         kill_cmdline(&self.tmp.path().to_string_lossy());
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .stderr(std::process::Stdio::null())
-            .status();
         remove_cgroups(&self.cgroup_parent);
         if std::thread::panicking() {
             let log = std::fs::read_to_string(self.tmp.join("events.log")).unwrap_or_default();
@@ -341,7 +339,7 @@ fn podman_run_tty() {
     let out = pty_run(
         &argv,
         "READY",
-        "tty; test -t 0 && echo IS-$((20+3))-TTY; exit 3\\n",
+        "tty; test -t 0 && echo IS-$((20+3))-TTY; sleep 0.5; exit 3\\n",
         p.tmp.path(),
         60,
     );

@@ -2,7 +2,8 @@
 //!
 //! - absolute `cgroupsPath` ("/foo/bar"): relative to the hierarchy's mount point;
 //! - relative `cgroupsPath` ("foo/bar"): under the calling process's own cgroup there;
-//! - no `cgroupsPath`: `<own cgroup>/<name>`.
+//! - no `cgroupsPath`: `<own cgroup>/<name>`;
+//! - on a v2-only host, "own cgroup" in the two rules above is its parent ([`v2_base`]).
 //!
 //! `..` may only move within the given path; a path that climbs above its starting point is
 //! rejected, as is one that names the hierarchy root itself.
@@ -51,6 +52,20 @@ pub(crate) fn resolve(h: &Hierarchy, own: Option<&str>, cfg: &CgroupConfig) -> R
         });
     }
     Ok(rel.iter().fold(h.mount_point.clone(), |d, c| d.join(c)))
+}
+
+/// runc's cgroup v2 rule for where relative paths (and the default) start: the *parent* of
+/// the caller's cgroup `own`, never above the mount root of `h`. On a v2-only host the
+/// caller's own cgroup holds processes (a systemd scope or service), so no controller can be
+/// enabled for a child of it ("no internal processes"); a sibling is created instead.
+pub(crate) fn v2_base(h: &Hierarchy, own: Option<&str>) -> Option<String> {
+    let own = own?;
+    let comps = clean(own).ok()?;
+    let root = clean(&h.mount_root).ok()?;
+    if comps.len() <= root.len() {
+        return Some(own.to_string());
+    }
+    Some(format!("/{}", comps[..comps.len() - 1].join("/")))
 }
 
 /// The container name used as the last component: must be one normal component.
@@ -165,6 +180,32 @@ mod tests {
         let h = &layout.v1[0];
         assert!(resolve(h, None, &cfg(None, "t")).is_err());
         assert!(resolve(h, None, &cfg(Some("/abs"), "t")).is_ok());
+    }
+
+    #[test]
+    fn v2_relative_paths_start_beside_own_cgroup() {
+        let text = "1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        let layout = parse_mountinfo(text).unwrap();
+        let h = layout.unified.as_ref().unwrap();
+        assert_eq!(
+            v2_base(h, Some("/user.slice/s.scope")).as_deref(),
+            Some("/user.slice")
+        );
+        assert_eq!(v2_base(h, Some("/runner")).as_deref(), Some("/"));
+        assert_eq!(v2_base(h, Some("/")).as_deref(), Some("/"));
+        assert_eq!(v2_base(h, None), None);
+        let text = "1 0 0:1 /ns /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        let layout = parse_mountinfo(text).unwrap();
+        let h = layout.unified.as_ref().unwrap();
+        assert_eq!(
+            v2_base(h, Some("/ns")).as_deref(),
+            Some("/ns"),
+            "not above the root"
+        );
+        let base = v2_base(h, Some("/ns/a"));
+        assert_eq!(base.as_deref(), Some("/ns"));
+        let d = resolve(h, base.as_deref(), &cfg(None, "t")).unwrap();
+        assert_eq!(d, p("/sys/fs/cgroup/t"));
     }
 
     #[test]

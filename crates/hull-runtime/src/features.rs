@@ -26,10 +26,10 @@ pub const HOOKS: [&str; 6] = [
     "poststop",
 ];
 
-/// Mount options hull itself interprets (`init/mount_options.rs`): flags and propagation.
-/// Anything else in a mount's `options` goes to the filesystem as data (as with runc), so is
-/// not listed.
-pub const MOUNT_OPTIONS: [&str; 31] = [
+/// Mount options hull itself interprets: flags and propagation (`init/mount_options.rs`), and
+/// id-mapped bind mounts (`idmap`, `ridmap`: `bootstrap/idmap_mount.rs`). Anything else in a
+/// mount's `options` goes to the filesystem as data (as with runc), so is not listed.
+pub const MOUNT_OPTIONS: &[&str] = &[
     "async",
     "atime",
     "bind",
@@ -37,6 +37,7 @@ pub const MOUNT_OPTIONS: [&str; 31] = [
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
     "mand",
     "noatime",
     "nodev",
@@ -49,6 +50,7 @@ pub const MOUNT_OPTIONS: [&str; 31] = [
     "private",
     "rbind",
     "relatime",
+    "ridmap",
     "ro",
     "rprivate",
     "rshared",
@@ -231,7 +233,7 @@ pub fn document() -> Value {
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}},
+            "mountExtensions": {"idmap": {"enabled": true}},
         },
         "annotations": annotations,
     })

@@ -29,6 +29,22 @@ pub(crate) fn enable(mount: &Path, dir: &Path, needed: &BTreeSet<&str>) -> Resul
     Ok(())
 }
 
+/// Like [`enable`] with every controller each ancestor has available, ignoring failures
+/// (runc's `CreateCgroupPath`): a controller that cannot be enabled is only an error when a
+/// limit needs it, and [`enable`] reports that.
+pub(crate) fn enable_all(mount: &Path, dir: &Path) {
+    for anc in ancestors(mount, dir) {
+        let (Ok(avail), Ok(enabled)) = (available(&anc), fs::read(&anc, "cgroup.subtree_control"))
+        else {
+            continue;
+        };
+        let enabled = words(&enabled);
+        for c in avail.iter().filter(|c| !enabled.contains(*c)) {
+            let _ = fs::write(&anc, "cgroup.subtree_control", &format!("+{c}"));
+        }
+    }
+}
+
 /// `mount`, `mount/a`, `mount/a/b`, ... up to (not including) `dir`. Empty if `dir` is not
 /// strictly below `mount`.
 pub(crate) fn ancestors(mount: &Path, dir: &Path) -> Vec<PathBuf> {

@@ -35,9 +35,10 @@ impl V2Manager {
     /// Resolves the cgroup in the cgroup2 hierarchy of `layout`.
     pub(crate) fn new(layout: &Layout, own: &ProcCgroups, cfg: &CgroupConfig) -> Result<Self> {
         let h = layout.unified.as_ref().ok_or_else(no_unified)?;
+        let base = path::v2_base(h, own.path_in(h));
         Ok(V2Manager {
             mount: h.mount_point.clone(),
-            dir: path::resolve(h, own.path_in(h), cfg)?,
+            dir: path::resolve(h, base.as_deref(), cfg)?,
         })
     }
 
@@ -110,7 +111,11 @@ fn execute(dir: &Path, w: &Write) -> Result<()> {
 
 impl Manager for V2Manager {
     fn create(&self) -> Result<()> {
-        fs::mkdir_all(&self.dir)
+        fs::mkdir_all(&self.dir)?;
+        // As runc does: every available controller, so usage is accounted (events --stats)
+        // even for a container without limits. Best effort; `set` reports what it needs.
+        controllers::enable_all(&self.mount, &self.dir);
+        Ok(())
     }
 
     fn apply(&self, pid: i32) -> Result<()> {
@@ -137,7 +142,13 @@ impl Manager for V2Manager {
                 .collect();
             controllers::enable(&self.mount, &self.dir, &needed)?;
             self.check_available(&writes)?;
-            writes.iter().try_for_each(|w| execute(&self.dir, w))?;
+            writes.iter().try_for_each(|w| {
+                // a refused write (unknown file, value out of range) names its spec field
+                execute(&self.dir, w).map_err(|e| match e {
+                    CgroupError::Io { .. } => CgroupError::invalid(&w.field, e.to_string()),
+                    e => e,
+                })
+            })?;
         }
         match &devices {
             Some(d) => devices::install(&self.dir, d),
@@ -189,7 +200,8 @@ mod tests {
 
     fn manager(t: &TempDir) -> V2Manager {
         let text = format!("1 0 0:1 / {} rw - cgroup2 cgroup2 rw\n", t.0.display());
-        let own = parse_proc_cgroup("0::/user\n").unwrap();
+        // the caller sits in /user/runner: containers go beside it, under /user
+        let own = parse_proc_cgroup("0::/user/runner\n").unwrap();
         let cfg = CgroupConfig {
             path: None,
             name: "t1".into(),

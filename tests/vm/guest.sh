@@ -1,0 +1,116 @@
+#!/bin/busybox sh
+# PID 1 of the cgroup-v2 test guest, after the initrd switched to the host's / (read-only,
+# over 9p). Run by tests/vm/init; never run it on a host.
+#
+# Sets up what the tests need (proc, sys, dev, writable /tmp and /run, cgroup2 alone at
+# /sys/fs/cgroup), mounts the writable 9p share "results" at `hullvm_results=`, runs each
+# test binary of `<results>/plan` in a child cgroup (as on a systemd host, where the caller
+# is never in the root cgroup), and writes there:
+#   output.log   every line the tests printed, prefixed "[cgroup v2 guest]"
+#   summary.txt  one line per binary, the tests that passed, and the totals
+#   status       0 when every test passed, else 1 (missing: the guest never finished)
+# then powers off.
+
+# The host's / is read-only here and its mount/poweroff are util-linux's and systemd's:
+# this script uses busybox's applets, installed as links in a tmpfs first in PATH.
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t tmpfs -o mode=0755 tmpfs /run
+/bin/busybox mkdir -p /run/busybox
+/bin/busybox --install -s /run/busybox
+export PATH=/run/busybox:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root RUST_BACKTRACE=1 TERM=dumb
+P="[cgroup v2 guest]"
+
+say() { echo "$P $*" >/dev/console; }
+
+halt() {
+    sync
+    poweroff -f
+    reboot -f
+}
+
+arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n 1; }
+
+setup() {
+    mount -t sysfs sysfs /sys &&
+        mount -t devtmpfs devtmpfs /dev &&
+        mkdir -p /dev/pts /dev/shm &&
+        mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts &&
+        ln -sf pts/ptmx /dev/ptmx &&
+        mount -t tmpfs -o mode=1777 tmpfs /dev/shm &&
+        mount -t tmpfs -o mode=1777 tmpfs /tmp &&
+        mount -t cgroup2 cgroup2 /sys/fs/cgroup || return 1
+    results=$(arg hullvm_results)
+    [ -n "$results" ] || { say "no hullvm_results= on the kernel command line"; return 1; }
+    mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none results "$results" ||
+        { say "cannot mount the results share at $results"; return 1; }
+    ip link set lo up 2>/dev/null
+    hostname hull-v2-guest
+    return 0
+}
+
+# Runs the plan (in the background of PID 1, which stays free to reap orphans).
+run_tests() {
+    log="$results/output.log"
+    summary="$results/summary.txt"
+    : >"$log"
+    : >"$summary"
+    # The tests' own cgroup: a child of the root, like a systemd service or session scope.
+    mkdir -p /sys/fs/cgroup/hull-v2-tests
+    echo 0 >/sys/fs/cgroup/hull-v2-tests/cgroup.procs
+
+    {
+        echo "kernel $(uname -r): $(cat /proc/cmdline)"
+        echo "/sys/fs/cgroup: $(grep " /sys/fs/cgroup " /proc/mounts | cut -d" " -f3) with controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+        echo "v1 hierarchies mounted: $(grep -c ' - cgroup ' /proc/self/mountinfo)"
+        echo "the tests run in cgroup $(cat /proc/self/cgroup); booted in $(cut -d' ' -f1 /proc/uptime) s"
+    } | sed "s/^/$P /" | tee -a "$log" >/dev/console
+
+    status=0
+    passed=0
+    failed=0
+    while read -r name filter; do
+        case "$name" in "" | "#"*) continue ;; esac
+        exe=$(sed -n "s/^$name //p" "$results/executables" | head -n 1)
+        if [ -z "$exe" ]; then
+            echo "$P $name: no test executable was built" | tee -a "$log" >/dev/console
+            echo "FAIL $name: not built" >>"$summary"
+            status=1
+            continue
+        fi
+        echo "$P ==== $name $filter" | tee -a "$log" >/dev/console
+        start=$(cut -d' ' -f1 /proc/uptime)
+        {
+            # shellcheck disable=SC2086 # the filter is a list of arguments
+            "$exe" --test-threads 1 $filter 2>&1
+            echo $? >/run/rc
+        } | tee "$results/$name.out" | sed "s/^/$P /" | tee -a "$log" >/dev/console
+        rc=$(cat /run/rc)
+        end=$(cut -d' ' -f1 /proc/uptime)
+        p=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' "$results/$name.out" | tail -n 1)
+        f=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$results/$name.out" | tail -n 1)
+        passed=$((passed + ${p:-0}))
+        failed=$((failed + ${f:-0}))
+        secs=$(awk "BEGIN { printf \"%.0f\", $end - $start }")
+        if [ "$rc" -eq 0 ]; then
+            echo "PASS $name: ${p:-0} passed (${secs}s)" >>"$summary"
+        else
+            echo "FAIL $name: ${p:-0} passed, ${f:-?} failed, exit $rc (${secs}s)" >>"$summary"
+            status=1
+        fi
+        sed -n 's/^test \(.*\) \.\.\. ok$/    ran on cgroup v2, passed: \1/p; s/^test \(.*\) \.\.\. FAILED$/    ran on cgroup v2, FAILED: \1/p' \
+            "$results/$name.out" >>"$summary"
+    done <"$results/plan"
+    echo "TOTAL: $passed passed, $failed failed on cgroup v2 (kernel $(uname -r)) in $(cut -d' ' -f1 /proc/uptime) s of guest uptime" >>"$summary"
+    echo "$status" >"$results/status"
+    sync
+}
+
+if ! setup; then
+    say "guest set-up failed"
+    halt
+fi
+run_tests &
+wait $!
+# reap whatever is left, then stop
+halt
