@@ -225,3 +225,15 @@ fn concurrent_creates_of_one_id() {
     h.delete(&id, true).ok();
     assert_nothing_left(&h, &id, &bundles[winners[0]].dir);
 }
+
+#[test]
+fn time_offsets_without_a_time_namespace() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["linux"]["timeOffsets"] = serde_json::json!({"monotonic": {"secs": 10}});
+    b.sh("true");
+    let id = h.new_id();
+    let out = h.create(&id, &b).fail();
+    out.assert_error(&["linux.timeOffsets"]);
+    hull_integration::leaks::assert_nothing_left(&h, &id, &b.dir);
+}

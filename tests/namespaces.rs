@@ -176,3 +176,43 @@ fn sysctl_is_set_in_the_containers_namespaces() {
         "the host's value changed"
     );
 }
+
+/// A new time namespace carries `linux.timeOffsets`: the container's monotonic and boot clocks
+/// run ahead of the host's by the offsets.
+#[test]
+fn time_namespace_with_clock_offsets() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.add_namespace("time", None);
+    b.config["linux"]["timeOffsets"] = serde_json::json!({
+        "monotonic": {"secs": 86400, "nanosecs": 0},
+        "boottime": {"secs": 172800, "nanosecs": 0}
+    });
+    b.sh("cat /proc/self/timens_offsets; cut -d' ' -f1 /proc/uptime");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let offsets: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .take(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(offsets.contains(&vec!["monotonic", "86400", "0"]), "{out}");
+    assert!(offsets.contains(&vec!["boottime", "172800", "0"]), "{out}");
+    let host_uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let uptime: f64 = out
+        .stdout
+        .lines()
+        .nth(2)
+        .and_then(|l| l.trim().parse().ok())
+        .expect("uptime");
+    assert!(
+        uptime >= host_uptime + 172800.0 - 60.0,
+        "boot clock not shifted: {out}"
+    );
+}

@@ -136,6 +136,7 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
     crate::bootstrap::idmap::validate(spec).map_err(|(field, reason)| invalid(field, reason))?;
     crate::bootstrap::idmap_mount::validate(spec)
         .map_err(|(field, reason)| invalid(field, reason))?;
+    validate_time_offsets(spec, &kinds)?;
     validate_mounts(spec)?;
     validate_hooks(spec)
 }
@@ -205,6 +206,35 @@ fn validate_mounts(spec: &Spec) -> Result<(), SpecError> {
         }
     }
     Ok(())
+}
+
+fn validate_time_offsets(
+    spec: &Spec,
+    kinds: &HashSet<LinuxNamespaceType>,
+) -> Result<(), SpecError> {
+    let Some(offsets) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+    else {
+        return Ok(());
+    };
+    if !offsets.is_empty() && !kinds.contains(&LinuxNamespaceType::Time) {
+        return Err(invalid(
+            "linux.timeOffsets",
+            "clock offsets need a time namespace",
+        ));
+    }
+    match offsets
+        .keys()
+        .find(|k| *k != "monotonic" && *k != "boottime")
+    {
+        Some(clock) => Err(invalid(
+            format!("linux.timeOffsets.{clock}"),
+            "only monotonic and boottime can be offset",
+        )),
+        None => Ok(()),
+    }
 }
 
 fn validate_hooks(spec: &Spec) -> Result<(), SpecError> {

@@ -17,6 +17,8 @@ pub struct Plan {
     pub new: CloneFlags,
     /// Namespaces to enter with `setns`, in the order they must be entered.
     pub join: Vec<(LinuxNamespaceType, PathBuf)>,
+    /// `linux.timeOffsets` as `/proc/self/timens_offsets` text, for a new time namespace.
+    pub time_offsets: Option<String>,
 }
 
 /// The clone flag of a namespace type.
@@ -54,6 +56,7 @@ impl Plan {
         let mut plan = Plan {
             new: CloneFlags::empty(),
             join: Vec::new(),
+            time_offsets: None,
         };
         let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
         for ns in namespaces.into_iter().flatten() {
@@ -63,7 +66,16 @@ impl Plan {
             }
         }
         plan.join.sort_by_key(|(kind, _)| join_rank(*kind));
+        if plan.new.contains(clone_flag(LinuxNamespaceType::Time)) {
+            plan.time_offsets = time_offsets(spec);
+        }
         plan
+    }
+
+    /// Whether init must be cloned by an intermediate process: to join namespaces first, or to
+    /// set a new time namespace's clock offsets (possible only before a process is in it).
+    pub fn needs_intermediate(&self) -> bool {
+        !self.join.is_empty() || self.time_offsets.is_some()
     }
 
     /// A plan that creates nothing and joins `join` (in the right order).
@@ -72,6 +84,7 @@ impl Plan {
         Plan {
             new: CloneFlags::empty(),
             join,
+            time_offsets: None,
         }
     }
 
@@ -86,6 +99,33 @@ impl Plan {
             })
             .collect()
     }
+}
+
+/// `linux.timeOffsets` (`monotonic`, `boottime`) as the lines of `timens_offsets`.
+fn time_offsets(spec: &Spec) -> Option<String> {
+    let offsets = spec.linux().as_ref()?.time_offsets().as_ref()?;
+    let text: String = offsets
+        .iter()
+        .map(|(clock, o)| {
+            format!(
+                "{clock} {} {}\n",
+                o.secs().unwrap_or(0),
+                o.nanosecs().unwrap_or(0)
+            )
+        })
+        .collect();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Create a time namespace for this process's children with the given clock offsets.
+pub fn unshare_time(offsets: &str) -> Result<()> {
+    nix::sched::unshare(clone_flag(LinuxNamespaceType::Time)).ctx(|| "unshare a time namespace")?;
+    std::fs::write("/proc/self/timens_offsets", offsets).ctx(|| {
+        format!(
+            "linux.timeOffsets: write {:?} to /proc/self/timens_offsets",
+            offsets.trim()
+        )
+    })
 }
 
 /// Enter opened namespaces in order. After joining a user namespace the process becomes its

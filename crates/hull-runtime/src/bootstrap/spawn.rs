@@ -1,9 +1,10 @@
 //! Creating the container's init process.
 //!
 //! Fast path (nothing to join): one `clone3` with every `CLONE_NEW*` flag, so the child is
-//! PID 1 of its new PID namespace. Join path: a short-lived intermediate process enters the
-//! namespaces given by path, then clones init with `CLONE_PARENT` (so init is hull's child,
-//! as on the fast path), reports init's pid and exits.
+//! PID 1 of its new PID namespace. Intermediate path: a short-lived process enters the
+//! namespaces given by path (and makes a time namespace when clock offsets must be set before
+//! anyone is in it), then clones init with `CLONE_PARENT` (so init is hull's child, as on the
+//! fast path), reports init's pid and exits.
 
 use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
@@ -62,8 +63,12 @@ pub fn spawn_init(
     // The cgroup namespace is made by init itself once the parent has moved it into its
     // cgroup, so that the namespace is rooted at the container's cgroup.
     // (`difference`, not `& !`: `!` drops the bits nix has no name for, CLONE_NEWTIME among them)
-    let flags = plan.new.difference(CloneFlags::CLONE_NEWCGROUP);
-    if plan.join.is_empty() {
+    let mut flags = plan.new.difference(CloneFlags::CLONE_NEWCGROUP);
+    if plan.time_offsets.is_some() {
+        // The intermediate makes the time namespace (with its offsets) for init instead.
+        flags = flags.difference(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME));
+    }
+    if !plan.needs_intermediate() {
         return match clone3(flags)? {
             Forked::Child => exit_child(init(&child_end)),
             Forked::Parent(pid) => Ok(pid),
@@ -73,6 +78,10 @@ pub fn spawn_init(
     match clone3(CloneFlags::empty())? {
         Forked::Child => {
             let code = match namespaces::enter(&opened)
+                .and_then(|_| match &plan.time_offsets {
+                    Some(offsets) => namespaces::unshare_time(offsets),
+                    None => Ok(()),
+                })
                 .and_then(|_| clone3(flags | CloneFlags::CLONE_PARENT))
             {
                 Ok(Forked::Child) => {
@@ -81,7 +90,7 @@ pub fn spawn_init(
                 }
                 Ok(Forked::Parent(pid)) => child_end.send(&Msg::InitPid { pid }).map_or(1, |_| 0),
                 Err(e) => {
-                    child_end.fail("join namespaces", &e);
+                    child_end.fail("namespaces", &e);
                     1
                 }
             };
