@@ -92,10 +92,13 @@ fn run_one(hook: &Hook, state: &str) -> std::result::Result<(), String> {
     // The hook's output is kept aside (a memfd cannot fill up and block the hook) and shown
     // only when it fails, inside the one-line error.
     let output = output_file().map_err(|e| e.to_string())?;
-    let out2 = output.try_clone().map_err(|e| e.to_string())?;
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::from(output.try_clone().map_err(|e| e.to_string())?))
-        .stderr(Stdio::from(out2));
+    let share = || {
+        output
+            .try_clone()
+            .map(Stdio::from)
+            .map_err(|e| e.to_string())
+    };
+    cmd.stdin(Stdio::piped()).stdout(share()?).stderr(share()?);
     let mut child = cmd.spawn().map_err(|e| e.to_string())?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook may exit without reading its stdin; that is not an error.

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
 
 /// Why a bundle or its `config.json` was refused. Each message names the field or path.
 #[derive(Debug, thiserror::Error)]
@@ -266,6 +266,16 @@ fn validate_hooks(spec: &Spec) -> Result<(), SpecError> {
         }
     }
     Ok(())
+}
+
+/// A mount's `source` as a host path: a relative source is taken from the bundle directory.
+pub fn mount_source(bundle: &Path, m: &Mount) -> PathBuf {
+    let source = m.source().clone().unwrap_or_default();
+    if source.is_absolute() {
+        source
+    } else {
+        bundle.join(source)
+    }
 }
 
 /// Whether the spec asks for a namespace of this type (new or joined).

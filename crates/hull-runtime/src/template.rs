@@ -60,7 +60,6 @@ fn default_mounts() -> Value {
 pub fn rootless_config(uid: u32, gid: u32) -> Value {
     let mut config = default_config();
     let linux = &mut config["linux"];
-    linux["resources"] = Value::Null;
     linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
     linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
     if let Some(nss) = linux["namespaces"].as_array_mut() {

@@ -189,6 +189,7 @@ pub struct UpdateFlags {
     pub pids_limit: Option<i64>,
 }
 
+/// The subcommands, named and flagged as runc's.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a container; its process waits for `start`.

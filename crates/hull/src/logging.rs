@@ -21,8 +21,8 @@ struct Sink {
 
 static SINK: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
 
-/// Install the logger for this process. Returns nothing to hold; kept for symmetry with
-/// subscribers that need a guard.
+/// Install the logger for this process: lines are appended to `--log` (stderr when it is not
+/// given or cannot be opened) in `--log-format`; debug lines only with `--debug`.
 pub fn init(global: &Global) {
     let file = global.log.as_ref().and_then(|p| {
         OpenOptions::new()

@@ -7,8 +7,10 @@
 //! ```text
 //!   parent (hull create)                    init (in the new namespaces)
 //!   clone3 ───────────────────────────────▶ (waits)
-//!   ◀─────────────────────────────── InitPid{pid}    only on the join path, from the
-//!                                                    intermediate process
+//!   ◀─────────────────────────────── InitPid{pid}    only when an intermediate process
+//!                                                    clones init (namespaces to join,
+//!                                                    or time offsets), from it
+//!   write uid_map/gid_map (new user namespace)
 //!   put init in the cgroup, set limits
 //!   Proceed{state} ───────────────────────▶ loopback up, mounts, devices
 //!   ◀──────────────────────────── RunRuntimeHooks    only when prestart/createRuntime exist

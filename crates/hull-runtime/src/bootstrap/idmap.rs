@@ -14,12 +14,7 @@ pub type MappingError = (String, String);
 /// a user namespace, and ranges must be non-empty, in range and not overlap.
 pub fn validate(spec: &Spec) -> std::result::Result<(), MappingError> {
     let linux = spec.linux().as_ref();
-    let uid = linux
-        .and_then(|l| l.uid_mappings().clone())
-        .unwrap_or_default();
-    let gid = linux
-        .and_then(|l| l.gid_mappings().clone())
-        .unwrap_or_default();
+    let (uid, gid) = container_maps(spec);
     let userns = linux.and_then(|l| l.namespaces().as_ref()).and_then(|nss| {
         nss.iter()
             .find(|ns| ns.typ() == LinuxNamespaceType::User)
@@ -52,6 +47,18 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), MappingError> {
         }
     }
     Ok(())
+}
+
+/// The container's `linux.uidMappings` and `linux.gidMappings` (empty when absent).
+pub fn container_maps(spec: &Spec) -> (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>) {
+    let linux = spec.linux().as_ref();
+    let uid = linux
+        .and_then(|l| l.uid_mappings().clone())
+        .unwrap_or_default();
+    let gid = linux
+        .and_then(|l| l.gid_mappings().clone())
+        .unwrap_or_default();
+    (uid, gid)
 }
 
 /// `id` (a container id) must fall in one of the ranges of `maps`.

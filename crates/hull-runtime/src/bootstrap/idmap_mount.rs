@@ -16,13 +16,13 @@
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::errno::Errno;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
-use nix::unistd::{pipe, read, write, ForkResult, Pid};
+use nix::unistd::{pipe, read, write, ForkResult};
 use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
 
 use super::idmap;
@@ -203,13 +203,7 @@ fn wanted(spec: &Spec, m: &Mount) -> std::result::Result<Option<Maps>, String> {
     if !has_option(m, &["bind", "rbind"]) {
         return Err("id-mapped mounts are supported for bind mounts only".into());
     }
-    let linux = spec.linux().as_ref();
-    let container_uid = linux
-        .and_then(|l| l.uid_mappings().clone())
-        .unwrap_or_default();
-    let container_gid = linux
-        .and_then(|l| l.gid_mappings().clone())
-        .unwrap_or_default();
+    let (container_uid, container_gid) = idmap::container_maps(spec);
     let pick = |own: Vec<LinuxIdMapping>, container: Vec<LinuxIdMapping>| {
         if own.is_empty() {
             container
@@ -261,7 +255,7 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<IdmappedMounts> {
                 "mounts[{i}]: id-mapped mounts need hull to run as root"
             )));
         }
-        let source = source_path(bundle, m);
+        let source = crate::spec::mount_source(bundle, m);
         let key = (maps.uid.clone(), maps.gid.clone());
         let userns = match namespaces.iter().find(|(k, _)| *k == key) {
             Some((_, ns)) => ns,
@@ -287,15 +281,6 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<IdmappedMounts> {
         made.fds.push((i, tree));
     }
     Ok(made)
-}
-
-fn source_path(bundle: &Path, m: &Mount) -> PathBuf {
-    let source = m.source().clone().unwrap_or_default();
-    if source.is_absolute() {
-        source
-    } else {
-        bundle.join(source)
-    }
 }
 
 /// `open_tree(source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC [| AT_RECURSIVE])`: a detached copy
@@ -394,7 +379,7 @@ fn mapping_namespace(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<F
                     .ctx(|| format!("open /proc/{child}/ns/user"))
             })();
             let _ = kill(child, Signal::SIGKILL);
-            let _ = waitpid(Pid::from_raw(child.as_raw()), None);
+            let _ = waitpid(child, None);
             result
         }
     }

@@ -29,11 +29,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             stop(&c)?
         }
         s => {
-            return Err(Error::BadStatus {
-                id: id.into(),
-                status: s.to_string(),
-                what: "cannot delete a container that is not stopped (use --force)".into(),
-            })
+            return Err(c.bad_status(
+                s,
+                "cannot delete a container that is not stopped (use --force)",
+            ))
         }
     }
     destroy(&c)

@@ -8,7 +8,7 @@ use hull_cgroups::{Manager, OomWatcher, Stats};
 use serde::Serialize;
 
 use super::state::{Container, Status};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// One event, shaped like runc's `types.Event`: `{"type":"stats","id":…,"data":{…}}`.
 #[derive(Debug, Clone, Serialize)]
@@ -31,11 +31,7 @@ fn running(root: &Path, id: &str) -> Result<Container> {
     let c = Container::load(root, id)?;
     let status = c.status();
     if status == Status::Stopped {
-        return Err(Error::BadStatus {
-            id: id.into(),
-            status: status.to_string(),
-            what: "container is not running".into(),
-        });
+        return Err(c.bad_status(status, "container is not running"));
     }
     Ok(c)
 }

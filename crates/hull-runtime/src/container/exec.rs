@@ -94,11 +94,7 @@ fn check_status(c: &Container, ignore_paused: bool) -> Result<()> {
         _ => None,
     };
     match refuse {
-        Some(what) => Err(Error::BadStatus {
-            id: c.record.id.clone(),
-            status: status.to_string(),
-            what: what.into(),
-        }),
+        Some(what) => Err(c.bad_status(status, what)),
         None => Ok(()),
     }
 }

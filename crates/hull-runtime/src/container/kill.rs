@@ -6,7 +6,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::state::{Container, Status};
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 use crate::pidfd::PidFd;
 
 /// Send `signal` to container `id`'s init (or, with `all`, to every process in its cgroup).
@@ -14,11 +14,7 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
     let c = Container::load(root, id)?;
     let status = c.status();
     if status == Status::Stopped && !all {
-        return Err(Error::BadStatus {
-            id: id.into(),
-            status: status.to_string(),
-            what: "container not running".into(),
-        });
+        return Err(c.bad_status(status, "container not running"));
     }
     if all {
         return signal_all(&c, signal);

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::state::{Container, Status};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Freeze container `id`; it must be running (as runc: "container not running").
 pub fn pause(root: &Path, id: &str) -> Result<()> {
@@ -25,13 +25,8 @@ pub fn resume(root: &Path, id: &str) -> Result<()> {
 }
 
 fn require(c: &Container, want: Status, what: &str) -> Result<()> {
-    let status = c.status();
-    if status == want {
-        return Ok(());
+    match c.status() {
+        status if status == want => Ok(()),
+        status => Err(c.bad_status(status, what)),
     }
-    Err(Error::BadStatus {
-        id: c.record.id.clone(),
-        status: status.to_string(),
-        what: what.into(),
-    })
 }

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use nix::fcntl::OFlag;
@@ -21,31 +22,13 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     match c.status() {
         Status::Created => {}
         Status::Stopped => {
-            return Err(bad_status(
-                &c,
-                Status::Stopped,
-                "cannot start a container that has stopped",
-            ))
+            return Err(c.bad_status(Status::Stopped, "cannot start a container that has stopped"))
         }
-        s => {
-            return Err(bad_status(
-                &c,
-                s,
-                "cannot start an already running container",
-            ))
-        }
+        s => return Err(c.bad_status(s, "cannot start an already running container")),
     }
     release(&c)?;
     poststart(&c);
     Ok(())
-}
-
-fn bad_status(c: &Container, status: Status, what: &str) -> Error {
-    Error::BadStatus {
-        id: c.record.id.clone(),
-        status: status.to_string(),
-        what: what.into(),
-    }
 }
 
 /// Open `exec.fifo` for reading, which unblocks init, and read its "go" byte. Fails (instead
@@ -91,8 +74,6 @@ fn wait_exec(fifo: &File, pidfd: &PidFd) -> Result<()> {
         }
     }
 }
-
-use std::os::unix::fs::OpenOptionsExt;
 
 fn wait_readable(fifo: &File, pidfd: &PidFd) -> Result<()> {
     loop {

@@ -69,15 +69,24 @@ pub struct Record {
 /// The OCI state document (`hull state`), with runc's extra `created` and `owner` fields.
 #[derive(Debug, Clone, Serialize)]
 pub struct OciState {
+    /// The runtime-spec version hull implements.
     #[serde(rename = "ociVersion")]
     pub oci_version: String,
+    /// Container id.
     pub id: String,
+    /// Init's pid (0 once stopped).
     pub pid: i32,
+    /// Live status.
     pub status: Status,
+    /// Absolute bundle path.
     pub bundle: PathBuf,
+    /// Absolute rootfs path.
     pub rootfs: PathBuf,
+    /// Creation time, RFC 3339.
     pub created: String,
+    /// runc's `owner` field (left empty here; `list` fills its own).
     pub owner: String,
+    /// `annotations` of the config, omitted when empty.
     #[serde(skip_serializing_if = "HashMap::is_empty")]
     pub annotations: HashMap<String, String>,
 }
@@ -155,6 +164,16 @@ impl Container {
             && proc_stat(self.record.pid).is_some_and(|(state, start)| {
                 state != 'Z' && state != 'X' && start == self.record.pid_start
             })
+    }
+
+    /// The error for an operation refused while the container is in `status`: `what` says
+    /// what cannot be done.
+    pub fn bad_status(&self, status: Status, what: &str) -> Error {
+        Error::BadStatus {
+            id: self.record.id.clone(),
+            status: status.to_string(),
+            what: what.into(),
+        }
     }
 
     /// The OCI state document; `pid` is 0 once stopped, as runc reports it.

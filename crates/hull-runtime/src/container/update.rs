@@ -16,11 +16,7 @@ pub fn update(root: &Path, id: &str, patch: &LinuxResources) -> Result<()> {
     let _lock = c.lock()?;
     let status = c.status();
     if status == Status::Stopped {
-        return Err(Error::BadStatus {
-            id: id.into(),
-            status: status.to_string(),
-            what: "cannot update a stopped container".into(),
-        });
+        return Err(c.bad_status(status, "cannot update a stopped container"));
     }
     let mut patch = patch.clone();
     patch.set_devices(None);

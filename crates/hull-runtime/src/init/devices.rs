@@ -16,12 +16,19 @@ use crate::error::{Context, Result};
 /// A device node to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
+    /// Absolute path in the container, e.g. `/dev/null`.
     pub path: String,
+    /// `S_IFCHR`, `S_IFBLK` or `S_IFIFO`.
     pub kind: SFlag,
+    /// Device major number.
     pub major: u64,
+    /// Device minor number.
     pub minor: u64,
+    /// Permission bits.
     pub mode: u32,
+    /// Owner.
     pub uid: u32,
+    /// Group.
     pub gid: u32,
 }
 

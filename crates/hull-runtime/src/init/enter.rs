@@ -1,14 +1,15 @@
 //! What a process started by `hull exec` does once it is in the container's namespaces:
 //! wait for the parent to put it in the cgroup, take the terminal if asked, become the
-//! process under the container's seccomp profile, and `execve`. The channel is close-on-exec, so the parent sees it close when the
-//! exec succeeded.
+//! process under the container's seccomp profile, and `execve`. The channel is
+//! close-on-exec, so the parent sees it close when the exec succeeded.
 
 use std::os::fd::RawFd;
 
 use oci_spec::runtime::{Process, Spec};
 
 use super::{
-    at, become_process_with, console, exec, set_final_affinity, set_initial_affinity, wait_proceed,
+    at, become_process_with, console, console_size, exec, set_final_affinity, set_initial_affinity,
+    wait_proceed,
 };
 use crate::bootstrap::channel::Channel;
 use crate::security;
@@ -28,10 +29,7 @@ pub fn run(
             security::seccomp_listener(container, &state).map_err(at("seccomp listener"))?;
         let seccomp = security::seccomp_profile(container);
         if let Some(socket) = console {
-            let size = process
-                .console_size()
-                .map(|b| (b.height() as u16, b.width() as u16));
-            console::attach(socket, size).map_err(at("console"))?;
+            console::attach(socket, console_size(process)).map_err(at("console"))?;
         }
         let (program, args, env) =
             become_process_with(process, seccomp, &mut listener).map_err(at("process"))?;

@@ -114,7 +114,8 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         .map_err(at("createContainer hooks"))?;
     enter_root(cfg).map_err(at("pivot_root"))?;
     if let Some(socket) = cfg.console_socket {
-        console::attach(socket, console_size(spec)).map_err(at("console"))?;
+        let size = spec.process().as_ref().and_then(console_size);
+        console::attach(socket, size).map_err(at("console"))?;
     }
     hostname::apply(spec).map_err(at("hostname"))?;
     let process_cfg = spec.process().as_ref();
@@ -178,8 +179,8 @@ pub(crate) fn set_final_affinity(process: &Process) -> Result<()> {
 }
 
 /// `process.consoleSize` as `(rows, cols)`.
-pub(crate) fn console_size(spec: &Spec) -> Option<(u16, u16)> {
-    let size = spec.process().as_ref()?.console_size()?;
+pub(crate) fn console_size(process: &Process) -> Option<(u16, u16)> {
+    let size = process.console_size()?;
     Some((size.height() as u16, size.width() as u16))
 }
 
@@ -256,7 +257,10 @@ pub(crate) fn become_process_with(
         env.push(format!("HOME={}", user::home_of(process.user().uid())));
     }
     let args = process.args().clone().unwrap_or_default();
-    let program = exec::find_program(&args[0], &env)?;
+    let first = args
+        .first()
+        .ok_or_else(|| Error::Msg("process.args: must name the program to run".into()))?;
+    let program = exec::find_program(first, &env)?;
     Ok((program, args, env))
 }
 

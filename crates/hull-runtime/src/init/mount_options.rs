@@ -58,7 +58,8 @@ fn flag_option(opt: &str) -> Option<(bool, MsFlags)> {
     })
 }
 
-fn propagation_option(opt: &str) -> Option<MsFlags> {
+/// The propagation change an option or a `rootfsPropagation` value names; None if unknown.
+pub fn propagation(opt: &str) -> Option<MsFlags> {
     use MsFlags as F;
     Some(match opt {
         "private" => F::MS_PRIVATE,
@@ -87,18 +88,13 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
             } else {
                 parsed.flags &= !flag;
             }
-        } else if let Some(p) = propagation_option(opt) {
+        } else if let Some(p) = propagation(opt) {
             parsed.propagation.push(p);
         } else if !opt.is_empty() {
             parsed.data.push(opt.to_string());
         }
     }
     parsed
-}
-
-/// Parse a `rootfsPropagation` value; None if unknown.
-pub fn propagation(value: &str) -> Option<MsFlags> {
-    propagation_option(value)
 }
 
 #[cfg(test)]

@@ -44,8 +44,7 @@ fn mount_one(
     if let Some(tree) = idmapped {
         attach_idmapped(root, tree, dest, &opts)?;
     } else if opts.is_bind() {
-        let source = bind_source(bundle, m);
-        bind(root, &source, dest, &opts)?;
+        bind(root, &crate::spec::mount_source(bundle, m), dest, &opts)?;
     } else if typ == "cgroup" || typ == "cgroup2" {
         super::cgroupfs::mount(root, dest, &opts, new_cgroupns)?;
     } else {
@@ -75,15 +74,6 @@ fn mount_one(
     set_propagation(root, dest, &opts)
 }
 
-fn bind_source(bundle: &Path, m: &Mount) -> PathBuf {
-    let source = m.source().clone().unwrap_or_default();
-    if source.is_absolute() {
-        source
-    } else {
-        bundle.join(source)
-    }
-}
-
 /// Bind-mount a host path, then remount with the requested flags if any.
 pub fn bind(root: &OwnedFd, source: &Path, dest: &Path, opts: &MountOptions) -> Result<()> {
     let meta =
@@ -103,13 +93,7 @@ pub fn bind(root: &OwnedFd, source: &Path, dest: &Path, opts: &MountOptions) -> 
         None::<&str>,
     )
     .ctx(|| format!("bind mount {} on {}", source.display(), dest.display()))?;
-    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-    if extra.is_empty() {
-        return Ok(());
-    }
-    let mounted = inroot::open(root, dest, Create::Nothing)?;
-    remount_bind(&inroot::fd_path(&mounted), extra)
-        .ctx(|| format!("remount {} with {extra:?}", dest.display()))
+    remount_with_options(root, dest, opts)
 }
 
 /// Attach a detached id-mapped mount made by the parent (see `bootstrap::idmap_mount`) onto
@@ -122,6 +106,11 @@ fn attach_idmapped(root: &OwnedFd, tree: &OwnedFd, dest: &Path, opts: &MountOpti
     let target = inroot::open(root, dest, create)?;
     idmap_mount::attach(tree, &target)
         .ctx(|| format!("move the id-mapped mount onto {}", dest.display()))?;
+    remount_with_options(root, dest, opts)
+}
+
+/// Remount the bind mount at `dest` with the flags of `opts` beyond bind/rbind, if any.
+fn remount_with_options(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if extra.is_empty() {
         return Ok(());

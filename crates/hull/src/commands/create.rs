@@ -19,6 +19,7 @@ pub fn options(global: &Global, flags: &CreateFlags) -> CreateOptions {
     }
 }
 
+/// Creates the container; its init waits for `start`.
 pub fn run(global: &Global, flags: &CreateFlags) -> anyhow::Result<i32> {
     create(&options(global, flags))?;
     Ok(0)

@@ -6,6 +6,7 @@ use hull_runtime::container::state::Container;
 
 use crate::cli::{ExecFlags, Global};
 
+/// Runs a process in the container; returns its exit status (0 when detached).
 pub fn run(global: &Global, flags: &ExecFlags) -> anyhow::Result<i32> {
     let process = match &flags.process {
         Some(path) => exec_process::from_file(path)?,

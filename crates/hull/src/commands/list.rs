@@ -4,6 +4,7 @@ use hull_runtime::container::list::Entry;
 
 use crate::cli::{Global, ListFormat};
 
+/// Prints every container under `--root`: ids only with `quiet`, else a table or JSON.
 pub fn run(global: &Global, format: ListFormat, quiet: bool) -> anyhow::Result<i32> {
     let states = hull_runtime::container::list::list(&global.root)?;
     if quiet {

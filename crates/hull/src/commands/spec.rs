@@ -4,13 +4,14 @@ use std::path::Path;
 
 use anyhow::Context;
 
+/// Writes `<bundle>/config.json` (the rootless variant with `rootless`); never overwrites one.
 pub fn run(bundle: &Path, rootless: bool) -> anyhow::Result<i32> {
     let path = bundle.join("config.json");
     if path.exists() {
         anyhow::bail!("File {} exists. Remove it first", path.display());
     }
     let config = if rootless {
-        hull_runtime::template::rootless_config(nix_uid(), nix_gid())
+        hull_runtime::template::rootless_config(caller_uid(), caller_gid())
     } else {
         hull_runtime::template::default_config()
     };
@@ -19,12 +20,12 @@ pub fn run(bundle: &Path, rootless: bool) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn nix_uid() -> u32 {
+fn caller_uid() -> u32 {
     // SAFETY: getuid cannot fail.
     unsafe { libc::getuid() }
 }
 
-fn nix_gid() -> u32 {
+fn caller_gid() -> u32 {
     // SAFETY: getgid cannot fail.
     unsafe { libc::getgid() }
 }
