@@ -385,3 +385,15 @@ fn exec_of_a_missing_program_fails_cleanly() {
     assert_eq!(pids, vec![init], "only init is left in the container: {ps}");
     assert_eq!(h.status(&id).as_deref(), Some("running"));
 }
+
+#[test]
+fn exec_process_json_without_args_is_an_error() {
+    let h = Hull::new();
+    let (b, id) = running(&h);
+    let path = b.dir.join("process.json");
+    let process = json!({"user": {"uid": 0, "gid": 0}, "args": [], "cwd": "/"});
+    std::fs::write(&path, serde_json::to_vec(&process).unwrap()).unwrap();
+    let out = exec(&h, &id, &["--process", path.to_str().unwrap()], &[]);
+    assert_ne!(out.code(), Some(0), "{out}");
+    out.assert_error(&["process.args"]);
+}

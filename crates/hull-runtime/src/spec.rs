@@ -99,14 +99,11 @@ fn rootfs_path(dir: &Path, spec: &Spec) -> Result<PathBuf, SpecError> {
         .map_err(|e| invalid("root.path", format!("{}: {e}", path.display())))
 }
 
-/// Check the fields whose errors would otherwise surface half-way through set-up.
-pub fn validate(spec: &Spec) -> Result<(), SpecError> {
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| invalid("process", "missing"))?;
-    match process.args() {
-        Some(args) if !args.is_empty() && !args[0].is_empty() => {}
+/// Check a process (the container's, or one given to `exec`): it names a program and its cwd
+/// is absolute.
+pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), SpecError> {
+    match process.args().as_deref() {
+        Some([first, ..]) if !first.is_empty() => {}
         _ => return Err(invalid("process.args", "must name the program to run")),
     }
     if !process.cwd().is_absolute() {
@@ -115,6 +112,16 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
             format!("{:?} is not absolute", process.cwd()),
         ));
     }
+    Ok(())
+}
+
+/// Check the fields whose errors would otherwise surface half-way through set-up.
+pub fn validate(spec: &Spec) -> Result<(), SpecError> {
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| invalid("process", "missing"))?;
+    validate_process(process)?;
     let kinds = namespace_kinds(spec)?;
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
         && !kinds.contains(&LinuxNamespaceType::Uts)

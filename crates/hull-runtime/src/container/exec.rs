@@ -128,16 +128,31 @@ fn ns_file(kind: LinuxNamespaceType) -> &'static str {
     }
 }
 
-/// The channel closes (close-on-exec) when the process execs; a message means it failed.
+/// The process reports `Ready` when only the seccomp load and execve remain; the channel then
+/// closes (close-on-exec) when it execs. A `Failed`, or a close before `Ready` (it died), is an
+/// error.
 fn wait_exec(chan: &channel::Channel) -> Result<()> {
-    match chan.recv()? {
-        None => Ok(()),
-        Some(Msg::Failed { step, error }) => Err(Error::Init {
-            step,
-            message: error,
-        }),
-        Some(other) => Err(Error::Msg(format!(
-            "unexpected message from the exec'd process: {other:?}"
-        ))),
+    let mut ready = false;
+    loop {
+        match chan.recv()? {
+            Some(Msg::Ready) => ready = true,
+            None if ready => return Ok(()),
+            None => {
+                return Err(Error::Msg(
+                    "the process died while it was being set up".into(),
+                ))
+            }
+            Some(Msg::Failed { step, error }) => {
+                return Err(Error::Init {
+                    step,
+                    message: error,
+                })
+            }
+            Some(other) => {
+                return Err(Error::Msg(format!(
+                    "unexpected message from the exec'd process: {other:?}"
+                )))
+            }
+        }
     }
 }

@@ -34,11 +34,13 @@ pub struct Overrides {
     pub process_label: Option<String>,
 }
 
-/// Read a `process.json` file.
+/// Read a `process.json` file and check it as `create` checks the container's process.
 pub fn from_file(path: &Path) -> Result<Process> {
     let text = std::fs::read(path).ctx(|| format!("read {}", path.display()))?;
-    serde_json::from_slice(&text)
-        .map_err(|e| Error::Msg(format!("{}: invalid process: {e}", path.display())))
+    let process: Process = serde_json::from_slice(&text)
+        .map_err(|e| Error::Msg(format!("{}: invalid process: {e}", path.display())))?;
+    crate::spec::validate_process(&process)?;
+    Ok(process)
 }
 
 /// The container's process with `o` applied.

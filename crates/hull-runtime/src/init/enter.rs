@@ -11,7 +11,7 @@ use super::{
     at, become_process_with, console, console_size, exec, set_final_affinity, set_initial_affinity,
     wait_proceed,
 };
-use crate::bootstrap::channel::Channel;
+use crate::bootstrap::channel::{Channel, Msg};
 use crate::security;
 
 /// Run the exec'd process; returns (an exit code) only after reporting a failure.
@@ -35,6 +35,8 @@ pub fn run(
             become_process_with(process, seccomp, &mut listener).map_err(at("process"))?;
         set_final_affinity(process).map_err(at("execCPUAffinity"))?;
         exec::close_inherited_fds(preserve_fds).map_err(at("close fds"))?;
+        // Set-up is done: from here on only the seccomp load and execve remain.
+        chan.send(&Msg::Ready).map_err(at("report ready"))?;
         security::load_seccomp(seccomp, process, &mut listener, true).map_err(at("seccomp"))?;
         Err(("exec", exec::execve(&program, &args, &env)))
     })();
