@@ -1,6 +1,7 @@
 //! The runtime's error type: every failure carries what was being done and on what.
 
 use std::fmt::Display;
+use std::path::PathBuf;
 
 /// An error from any hull operation. Its `Display` is one line naming the failing step,
 /// the path or field involved, and the OS reason.
@@ -8,7 +9,7 @@ use std::fmt::Display;
 pub enum Error {
     /// `config.json` (or the bundle) is not acceptable; found before any side effect.
     #[error(transparent)]
-    Spec(#[from] crate::spec::SpecError),
+    Spec(#[from] SpecError),
     /// No container with this id under the state root.
     #[error("container \"{0}\" does not exist")]
     NotExist(String),
@@ -73,4 +74,31 @@ impl<T> Context<T> for std::result::Result<T, std::io::Error> {
             source,
         })
     }
+}
+
+/// Why a bundle or its `config.json` was refused. Each message names the field or path.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The bundle directory is missing or unreadable.
+    #[error("bundle {path}: {source}")]
+    Bundle {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `config.json` could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `config.json` is not valid JSON or does not match the runtime-spec; `field` is the JSON path.
+    #[error("{path}: invalid config at {field}: {reason}")]
+    Parse {
+        path: PathBuf,
+        field: String,
+        reason: String,
+    },
+    /// A field has a value hull refuses.
+    #[error("config.json: {field}: {reason}")]
+    Invalid { field: String, reason: String },
 }

@@ -255,7 +255,7 @@ pub fn prepare(spec: &Spec, bundle: &Path) -> Result<IdmappedMounts> {
                 "mounts[{i}]: id-mapped mounts need hull to run as root"
             )));
         }
-        let source = crate::spec::mount_source(bundle, m);
+        let source = crate::spec::query::mount_source(bundle, m);
         let key = (maps.uid.clone(), maps.gid.clone());
         let userns = match namespaces.iter().find(|(k, _)| *k == key) {
             Some((_, ns)) => ns,

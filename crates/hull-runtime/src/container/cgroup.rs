@@ -1,10 +1,12 @@
 //! The container's cgroup, seen from the lifecycle: which one a new container gets, and how a
 //! later command finds it again from the state record.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
 use hull_cgroups::{CgroupConfig, Manager};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, Spec};
 
-use super::state::Record;
 use crate::error::Result;
 
 /// The manager for a new container: `linux.cgroupsPath` if given, else `<own cgroup>/<id>`.
@@ -46,18 +48,19 @@ fn systemd_path(path: &str, id: &str) -> String {
     format!("/{slice}/{unit}")
 }
 
-/// The manager of an existing container, from the paths saved at create time.
-pub fn of(record: &Record) -> Result<Box<dyn Manager>> {
-    if record.cgroup_paths.is_empty() {
+/// The manager of an existing container, from the cgroup paths saved at create time
+/// ([`Record::cgroup_paths`](super::state::Record)).
+pub fn of(paths: &BTreeMap<String, PathBuf>) -> Result<Box<dyn Manager>> {
+    if paths.is_empty() {
         // a rootless container that runs without a cgroup
         return Ok(Box::new(super::rootless::NoCgroup));
     }
-    Ok(hull_cgroups::load_manager(&record.cgroup_paths)?)
+    Ok(hull_cgroups::load_manager(paths)?)
 }
 
-/// Whether the container's cgroup is frozen (false when it cannot be read).
-pub fn is_frozen(record: &Record) -> bool {
-    of(record).and_then(|m| Ok(m.is_frozen()?)).unwrap_or(false)
+/// Whether the cgroup at `paths` is frozen (false when it cannot be read).
+pub fn is_frozen(paths: &BTreeMap<String, PathBuf>) -> bool {
+    of(paths).and_then(|m| Ok(m.is_frozen()?)).unwrap_or(false)
 }
 
 /// Device rules every container gets after its own (runc's allowed devices): mknod of any

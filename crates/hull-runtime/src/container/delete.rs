@@ -24,7 +24,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Status::Created => stop(&c)?,
         s if force => {
             if s == Status::Paused {
-                super::cgroup::of(&c.record)?.thaw()?;
+                super::cgroup::of(&c.record.cgroup_paths)?.thaw()?;
             }
             stop(&c)?
         }
@@ -60,6 +60,6 @@ pub fn destroy(c: &Container) -> Result<()> {
     if let Err(e) = hooks::run_point(&c.record.spec, HookPoint::Poststop, &state) {
         tracing::warn!("{e}");
     }
-    super::cgroup::of(&c.record)?.destroy()?;
+    super::cgroup::of(&c.record.cgroup_paths)?.destroy()?;
     std::fs::remove_dir_all(&c.dir).ctx(|| format!("remove {}", c.dir.display()))
 }

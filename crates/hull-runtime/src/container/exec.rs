@@ -52,7 +52,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let pid = spawn_init(&plan, &parent, child, |chan| {
         crate::init::enter::run(chan, &opts.process, spec, console_fd, preserve)
     })?;
-    let started = super::cgroup::of(&c.record)
+    let started = super::cgroup::of(&c.record.cgroup_paths)
         .and_then(|cg| Ok(cg.apply(pid)?))
         .and_then(|_| {
             parent.send(&Msg::Proceed {

@@ -151,7 +151,7 @@ impl Container {
             Status::Stopped
         } else if self.dir.join(EXEC_FIFO).exists() {
             Status::Created
-        } else if crate::container::cgroup::is_frozen(&self.record) {
+        } else if super::cgroup::is_frozen(&self.record.cgroup_paths) {
             Status::Paused
         } else {
             Status::Running

@@ -155,7 +155,7 @@ fn mount_hierarchy(
     )
     .ctx(|| format!("bind mount {} on {}", source.display(), dest.display()))?;
     let mounted = inroot::open(root, dest, Create::Nothing)?;
-    super::mounts::remount_bind(&inroot::fd_path(&mounted), flags)
+    super::remount::remount_bind(&inroot::fd_path(&mounted), flags)
         .ctx(|| format!("remount {}", dest.display()))
 }
 

@@ -15,6 +15,7 @@ mod network;
 mod paths;
 mod personality;
 mod pivot;
+mod remount;
 mod rootfs;
 pub mod sysctl;
 mod user;

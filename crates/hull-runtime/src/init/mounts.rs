@@ -12,11 +12,6 @@ use super::mount_options::{self, MountOptions};
 use crate::bootstrap::idmap_mount::{self, IdmappedMounts};
 use crate::error::{Context, Result};
 
-/// Flags the kernel refuses to drop on a bind remount in a user namespace; keep them as found.
-const LOCKED: MsFlags = MsFlags::MS_NOSUID
-    .union(MsFlags::MS_NODEV)
-    .union(MsFlags::MS_NOEXEC);
-
 /// Mount every entry of `mounts` under the rootfs opened as `root`.
 pub fn mount_all(
     root: &OwnedFd,
@@ -44,7 +39,12 @@ fn mount_one(
     if let Some(tree) = idmapped {
         attach_idmapped(root, tree, dest, &opts)?;
     } else if opts.is_bind() {
-        bind(root, &crate::spec::mount_source(bundle, m), dest, &opts)?;
+        bind(
+            root,
+            &crate::spec::query::mount_source(bundle, m),
+            dest,
+            &opts,
+        )?;
     } else if typ == "cgroup" || typ == "cgroup2" {
         super::cgroupfs::mount(root, dest, &opts, new_cgroupns)?;
     } else {
@@ -116,17 +116,8 @@ fn remount_with_options(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Res
         return Ok(());
     }
     let mounted = inroot::open(root, dest, Create::Nothing)?;
-    remount_bind(&inroot::fd_path(&mounted), extra)
+    super::remount::remount_bind(&inroot::fd_path(&mounted), extra)
         .ctx(|| format!("remount {} with {extra:?}", dest.display()))
-}
-
-/// Remount a bind mount with `flags`, keeping the flags a user namespace would lock.
-pub fn remount_bind(path: &Path, flags: MsFlags) -> nix::Result<()> {
-    let locked = nix::sys::statvfs::statvfs(path)
-        .map(|s| MsFlags::from_bits_truncate(s.flags().bits() as libc::c_ulong) & LOCKED)
-        .unwrap_or(MsFlags::empty());
-    let all = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked;
-    mount(None::<&str>, path, None::<&str>, all, None::<&str>)
 }
 
 fn set_propagation(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {

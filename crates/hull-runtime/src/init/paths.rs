@@ -21,7 +21,7 @@ pub fn make_readonly(paths: &[String]) -> Result<()> {
             Err(Errno::ENOENT) => continue,
             other => other.ctx(|| format!("bind {p} for readonlyPaths"))?,
         }
-        super::mounts::remount_bind(Path::new(p), MsFlags::MS_RDONLY | MsFlags::MS_REC)
+        super::remount::remount_bind(Path::new(p), MsFlags::MS_RDONLY | MsFlags::MS_REC)
             .ctx(|| format!("remount {p} read-only"))?;
     }
     Ok(())

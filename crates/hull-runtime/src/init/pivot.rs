@@ -52,6 +52,6 @@ pub fn move_root(rootfs: &Path) -> Result<()> {
 
 /// Remount `/` read-only (`root.readonly`).
 pub fn make_readonly() -> Result<()> {
-    super::mounts::remount_bind(Path::new("/"), MsFlags::MS_RDONLY | MsFlags::MS_REC)
+    super::remount::remount_bind(Path::new("/"), MsFlags::MS_RDONLY | MsFlags::MS_REC)
         .ctx(|| "remount the root filesystem read-only")
 }

@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::error::{Context, Result};
-use crate::spec::has_namespace;
+use crate::spec::query::has_namespace;
 
 /// The namespace a sysctl belongs to, or None when it is not namespaced (refused).
 fn namespace_of(key: &str) -> Option<LinuxNamespaceType> {

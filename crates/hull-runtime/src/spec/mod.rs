@@ -3,34 +3,11 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-/// Why a bundle or its `config.json` was refused. Each message names the field or path.
-#[derive(Debug, thiserror::Error)]
-pub enum SpecError {
-    /// The bundle directory is missing or unreadable.
-    #[error("bundle {path}: {source}")]
-    Bundle {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// `config.json` could not be read.
-    #[error("{path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// `config.json` is not valid JSON or does not match the runtime-spec; `field` is the JSON path.
-    #[error("{path}: invalid config at {field}: {reason}")]
-    Parse {
-        path: PathBuf,
-        field: String,
-        reason: String,
-    },
-    /// A field has a value hull refuses.
-    #[error("config.json: {field}: {reason}")]
-    Invalid { field: String, reason: String },
-}
+pub use crate::error::SpecError;
+
+pub mod query;
 
 /// A validated bundle: the spec plus the absolute paths derived from it.
 #[derive(Debug, Clone)]
@@ -273,24 +250,6 @@ fn validate_hooks(spec: &Spec) -> Result<(), SpecError> {
         }
     }
     Ok(())
-}
-
-/// A mount's `source` as a host path: a relative source is taken from the bundle directory.
-pub fn mount_source(bundle: &Path, m: &Mount) -> PathBuf {
-    let source = m.source().clone().unwrap_or_default();
-    if source.is_absolute() {
-        source
-    } else {
-        bundle.join(source)
-    }
-}
-
-/// Whether the spec asks for a namespace of this type (new or joined).
-pub fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|nss| nss.iter().any(|ns| ns.typ() == kind))
 }
 
 #[cfg(test)]
