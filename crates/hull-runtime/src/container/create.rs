@@ -150,13 +150,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
 
 /// Write the new user namespace's id maps (the child waits for `Proceed` until then).
 fn map_ids(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    let uid = linux
-        .and_then(|l| l.uid_mappings().clone())
-        .unwrap_or_default();
-    let gid = linux
-        .and_then(|l| l.gid_mappings().clone())
-        .unwrap_or_default();
+    let (uid, gid) = crate::bootstrap::idmap::container_maps(spec);
     if super::rootless::is_rootless() {
         // An unprivileged parent may map only its own ids (with setgroups denied), or use the
         // newuidmap/newgidmap helpers.
@@ -207,17 +201,9 @@ fn new_record(id: &str, pid: i32, bundle: &Bundle, cgroup: &dyn Manager) -> Resu
 
 /// The state document hooks get on stdin.
 pub fn hook_state(record: &Record, status: Status) -> String {
-    let state = OciState {
-        oci_version: crate::OCI_VERSION.into(),
-        id: record.id.clone(),
-        pid: record.pid,
-        status,
-        bundle: record.bundle.clone(),
-        rootfs: record.rootfs.clone(),
-        created: record.created.clone(),
-        owner: String::new(),
-        annotations: record.spec.annotations().clone().unwrap_or_default(),
-    };
+    let mut state = OciState::of(record, status);
+    // Hooks (poststop included) get the pid the container had.
+    state.pid = record.pid;
     serde_json::to_string(&state).unwrap_or_default()
 }
 

@@ -27,7 +27,7 @@ pub fn run(opts: &CreateOptions, mode: RunMode) -> Result<i32> {
     let console = Console::choose(terminal, opts.console_socket.as_deref(), foreground)?;
     let c = create_in(opts, bundle, &console)?;
     let RunMode::Foreground { keep } = mode else {
-        return start_or_remove(&c).map(|_| 0);
+        return start_or_remove(&opts.root, &c).map(|_| 0);
     };
     let pty = match &console {
         Console::Proxy { ours, .. } => Some(console::recv_master(ours)?),
@@ -35,7 +35,7 @@ pub fn run(opts: &CreateOptions, mode: RunMode) -> Result<i32> {
     };
     drop(console);
     let set = foreground::block_signals()?;
-    start_or_remove(&c)?;
+    start_or_remove(&opts.root, &c)?;
     let code = foreground::wait(Pid::from_raw(c.record.pid), &set, pty)?;
     if !keep {
         delete::delete(&opts.root, &opts.id, true)?;
@@ -43,9 +43,9 @@ pub fn run(opts: &CreateOptions, mode: RunMode) -> Result<i32> {
     Ok(code)
 }
 
-fn start_or_remove(c: &Container) -> Result<()> {
+fn start_or_remove(root: &std::path::Path, c: &Container) -> Result<()> {
     if let Err(e) = start::release(c) {
-        let _ = delete::delete(c.dir.parent().unwrap_or(&c.dir), &c.record.id, true);
+        let _ = delete::delete(root, &c.record.id, true);
         return Err(e);
     }
     start::poststart(c);

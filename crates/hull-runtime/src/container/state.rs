@@ -178,8 +178,13 @@ impl Container {
 
     /// The OCI state document; `pid` is 0 once stopped, as runc reports it.
     pub fn oci_state(&self) -> OciState {
-        let status = self.status();
-        let r = &self.record;
+        OciState::of(&self.record, self.status())
+    }
+}
+
+impl OciState {
+    /// The state document of `record` in `status` (`pid` 0 once stopped, as runc reports it).
+    pub fn of(r: &Record, status: Status) -> OciState {
         OciState {
             oci_version: crate::OCI_VERSION.into(),
             id: r.id.clone(),
