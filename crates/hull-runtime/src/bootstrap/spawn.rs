@@ -4,7 +4,10 @@
 //! PID 1 of its new PID namespace. Intermediate path: a short-lived process enters the
 //! namespaces given by path (and makes a time namespace when clock offsets must be set before
 //! anyone is in it), then clones init with `CLONE_PARENT` (so init is hull's child, as on the
-//! fast path), reports init's pid and exits.
+//! fast path), reports init's pid and exits. On a cgroup v2 host init is cloned straight into
+//! the container's cgroup (`CLONE_INTO_CGROUP`).
+
+use std::os::fd::RawFd;
 
 use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
@@ -20,12 +23,20 @@ enum Forked {
     Parent(i32),
 }
 
-/// `clone3` without a new stack: fork semantics with namespace flags. hull is single-threaded
-/// at this point, so the child may allocate and run ordinary Rust code.
-fn clone3(flags: CloneFlags) -> Result<Forked> {
+/// `CLONE_INTO_CGROUP` (Linux 5.7), which nix has no name for.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `clone3` without a new stack: fork semantics with namespace flags, and the child placed in
+/// the cgroup whose directory `cgroup` is open on. hull is single-threaded at this point, so
+/// the child may allocate and run ordinary Rust code.
+fn clone3(flags: CloneFlags, cgroup: Option<RawFd>) -> Result<Forked> {
     // SAFETY: clone_args is plain data; zero is a valid value for every field.
     let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
     args.flags = flags.bits() as u64;
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd as u64;
+    }
     // With CLONE_PARENT the kernel wants exit_signal 0 and uses the parent's own (SIGCHLD).
     if !flags.contains(CloneFlags::CLONE_PARENT) {
         args.exit_signal = libc::SIGCHLD as u64;
@@ -52,10 +63,12 @@ fn exit_child(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Start init in the namespaces of `plan`, running `init(child_end)` in it. `init` only returns
-/// on failure (it ends in execve). Returns init's pid in hull's pid namespace.
+/// Start init in the namespaces of `plan` (and in the cgroup whose directory `cgroup` is open
+/// on, if given), running `init(child_end)` in it. `init` only returns on failure (it ends in
+/// execve). Returns init's pid in hull's pid namespace.
 pub fn spawn_init(
     plan: &Plan,
+    cgroup: Option<RawFd>,
     parent_end: &Channel,
     child_end: Channel,
     init: impl FnOnce(&Channel) -> i32,
@@ -69,20 +82,20 @@ pub fn spawn_init(
         flags = flags.difference(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME));
     }
     if !plan.needs_intermediate() {
-        return match clone3(flags)? {
+        return match clone3(flags, cgroup)? {
             Forked::Child => exit_child(init(&child_end)),
             Forked::Parent(pid) => Ok(pid),
         };
     }
     let opened = plan.open_joins()?;
-    match clone3(CloneFlags::empty())? {
+    match clone3(CloneFlags::empty(), None)? {
         Forked::Child => {
             let code = match namespaces::enter(&opened)
                 .and_then(|_| match &plan.time_offsets {
                     Some(offsets) => namespaces::unshare_time(offsets),
                     None => Ok(()),
                 })
-                .and_then(|_| clone3(flags | CloneFlags::CLONE_PARENT))
+                .and_then(|_| clone3(flags | CloneFlags::CLONE_PARENT, cgroup))
             {
                 Ok(Forked::Child) => {
                     drop(opened);

@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use hull_cgroups::{CgroupConfig, Manager};
+use std::os::fd::OwnedFd;
+
+use hull_cgroups::{CgroupConfig, Manager, Mode};
+use nix::fcntl::{open, OFlag};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, Spec};
 
-use crate::error::Result;
+use crate::error::{Context, Result};
 
 /// The manager for a new container: `linux.cgroupsPath` if given, else `<own cgroup>/<id>`.
 /// With `systemd`, a `slice:prefix:name` path is placed where systemd would put the unit
@@ -56,6 +59,23 @@ pub fn of(paths: &BTreeMap<String, PathBuf>) -> Result<Box<dyn Manager>> {
         return Ok(Box::new(super::rootless::NoCgroup));
     }
     Ok(hull_cgroups::load_manager(paths)?)
+}
+
+/// On a cgroup v2 host, create the cgroup now and open its directory, so a process can be
+/// cloned straight into it (`CLONE_INTO_CGROUP`). None on v1 and hybrid hosts, and without a
+/// cgroup: there the process joins its cgroup after the clone.
+pub fn clone_target(m: &dyn Manager) -> Result<Option<OwnedFd>> {
+    if hull_cgroups::current_mode() != Mode::Unified {
+        return Ok(None);
+    }
+    let Some(dir) = m.paths().get("").cloned() else {
+        return Ok(None);
+    };
+    m.create()?;
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let fd = open(&dir, flags, nix::sys::stat::Mode::empty())
+        .ctx(|| format!("open {}", dir.display()))?;
+    Ok(Some(fd))
 }
 
 /// Whether the cgroup at `paths` is frozen (false when it cannot be read).

@@ -54,6 +54,14 @@ struct Undo {
     armed: bool,
 }
 
+impl Undo {
+    fn manager(&self) -> Result<&dyn Manager> {
+        self.cgroup
+            .as_deref()
+            .ok_or_else(|| Error::Msg("no cgroup manager".into()))
+    }
+}
+
 impl Drop for Undo {
     fn drop(&mut self) {
         if !self.armed {
@@ -122,19 +130,19 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
         preserve_fds: listen_fds + opts.preserve_fds,
         idmapped: &idmapped,
     };
-    let pid = spawn_init(&plan, &parent, child, |chan| init::run(chan, &init_cfg))?;
+    undo.cgroup = Some(cgroup);
+    let into_cgroup = super::cgroup::clone_target(undo.manager()?)?;
+    let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
+    let pid = spawn_init(&plan, into_fd, &parent, child, |chan| {
+        init::run(chan, &init_cfg)
+    })?;
     undo.init = Some(pid);
-    drop(fifo);
+    drop((fifo, into_cgroup));
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         map_ids(pid, &bundle.spec)?;
     }
+    let cgroup = undo.manager()?;
     cgroup.apply(pid)?;
-    undo.cgroup = Some(cgroup);
-    let cgroup = undo
-        .cgroup
-        .as_ref()
-        .map(|c| c.as_ref())
-        .ok_or_else(|| Error::Msg("cgroup lost".into()))?;
     if let Some(resources) = super::cgroup::resources(&bundle.spec)? {
         cgroup.set(&resources)?;
     }

@@ -3,6 +3,7 @@
 //! first, mount last) and clones the new process with `CLONE_PARENT`; hull puts it in the
 //! container's cgroup, then it takes on the process's user, capabilities and cwd, and execs.
 
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::{kill, Signal};
@@ -49,11 +50,15 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let (parent, child) = channel::pair()?;
     let (preserve, console_fd) = (opts.preserve_fds, console.init_end());
     let spec = &c.record.spec;
-    let pid = spawn_init(&plan, &parent, child, |chan| {
+    let cgroup = super::cgroup::of(&c.record.cgroup_paths)?;
+    let into_cgroup = super::cgroup::clone_target(cgroup.as_ref())?;
+    let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
+    let pid = spawn_init(&plan, into_fd, &parent, child, |chan| {
         crate::init::enter::run(chan, &opts.process, spec, console_fd, preserve)
     })?;
-    let started = super::cgroup::of(&c.record.cgroup_paths)
-        .and_then(|cg| Ok(cg.apply(pid)?))
+    let started = cgroup
+        .apply(pid)
+        .map_err(Error::from)
         .and_then(|_| {
             parent.send(&Msg::Proceed {
                 state: state_json(&c),
