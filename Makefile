@@ -21,3 +21,9 @@ lint:
 
 bench:
 	sh bench/lifecycle.sh
+
+# The same benchmark in the cgroup-v2-only QEMU guest of test-v2, where crun runs too
+# (tests/vm/bench-v2.sh); emulated, so compare the runtimes within its own run only.
+.PHONY: bench-v2
+bench-v2:
+	sh tests/vm/bench-v2.sh

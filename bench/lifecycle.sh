@@ -1,10 +1,13 @@
 #!/bin/sh
 # Lifecycle benchmark: hull vs runc vs crun (those installed), side by side, with hyperfine.
 #   create+start+delete of a /bin/true container, and `run` of it.
+# Environment: RUNS (50); HULL, the hull binary to time (absolute; default: a release build
+# made here); EXPORT_DIR, where hyperfine also writes its markdown and JSON exports
+# (lifecycle.md/.json, run.md/.json). tests/vm/bench-v2.sh sets them in its guest.
 set -eu
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || apt-get install -y hyperfine >/dev/null
-cargo build --release -q
+[ -n "${HULL:-}" ] || cargo build --release -q
 work=$(mktemp -d /tmp/hull-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 sh demo/rootfs.sh "$work/rootfs"
@@ -18,7 +21,7 @@ config["process"]["args"] = ["/bin/true"]
 config["ociVersion"] = "1.0.2-dev"  # the version runc and crun 1.8 accept
 json.dump(config, open(path, "w"))
 PY
-hull=$(pwd)/target/release/hull
+hull=${HULL:-$(pwd)/target/release/hull}
 set -- "hull:$hull"
 for rt in runc crun; do
     bin=$(command -v "$rt") || continue
@@ -37,7 +40,8 @@ for entry in "$@"; do
     lifecycle="$lifecycle -n $name '$bin --root $root create --bundle $work b-$name >/dev/null && $bin --root $root start b-$name && $bin --root $root delete -f b-$name'"
     run="$run -n $name '$bin --root $root run --bundle $work r-$name'"
 done
+exports() { [ -z "${EXPORT_DIR:-}" ] || echo "--export-markdown $EXPORT_DIR/$1.md --export-json $EXPORT_DIR/$1.json"; }
 echo "== create + start + delete of /bin/true"
-eval hyperfine --warmup 5 --runs "${RUNS:-50}" $lifecycle
+eval hyperfine --warmup 5 --runs "${RUNS:-50}" $(exports lifecycle) $lifecycle
 echo "== run /bin/true"
-eval hyperfine --warmup 5 --runs "${RUNS:-50}" $run
+eval hyperfine --warmup 5 --runs "${RUNS:-50}" $(exports run) $run

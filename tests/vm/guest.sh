@@ -1,14 +1,21 @@
 #!/bin/busybox sh
-# PID 1 of the cgroup-v2 test guest, after the initrd switched to the host's / (read-only,
+# PID 1 of the cgroup-v2 guest, after the initrd switched to the host's / (read-only,
 # over 9p). Run by tests/vm/init; never run it on a host.
 #
 # Sets up what the tests need (proc, sys, dev, writable /tmp and /run, cgroup2 alone at
-# /sys/fs/cgroup), mounts the writable 9p share "results" at `hullvm_results=`, runs each
-# test binary of `<results>/plan` in a child cgroup (as on a systemd host, where the caller
-# is never in the root cgroup), and writes there:
-#   output.log   every line the tests printed, prefixed "[cgroup v2 guest]"
-#   summary.txt  one line per binary, the tests that passed, and the totals
-#   status       0 when every test passed, else 1 (missing: the guest never finished)
+# /sys/fs/cgroup), mounts the writable 9p share "results" at `hullvm_results=`, then, as
+# `hullvm_mode=` says, in a child cgroup (as on a systemd host, where the caller is never in
+# the root cgroup):
+# - tests (tests/vm/run-v2.sh): runs each test binary of `<results>/plan` and writes there
+#     output.log   every line the tests printed, prefixed "[cgroup v2 guest]"
+#     summary.txt  one line per binary, the tests that passed, and the totals
+#     status       0 when every test passed, else 1 (missing: the guest never finished)
+# - bench (tests/vm/bench-v2.sh): runs bench/lifecycle.sh with the hull of `hullvm_hull=` and
+#   RUNS=`hullvm_runs=`, and writes there
+#     bench.log    its output (hyperfine's), as is
+#     lifecycle.md, run.md (and .json)  hyperfine's exports
+#     guest.txt    the guest's kernel, command line, CPUs and runtime versions
+#     status       the script's exit status
 # then powers off.
 
 # The host's / is read-only here and its mount/poweroff are util-linux's and systemd's:
@@ -106,11 +113,48 @@ run_tests() {
     sync
 }
 
+# Runs bench/lifecycle.sh (in the background of PID 1, like the tests). It runs with the
+# host's tools first in PATH (dash as sh, as on the host), in a tmpfs cwd and HOME.
+run_bench() {
+    repo=$(cd "$(dirname "$0")/../.." && pwd)
+    mkdir -p /sys/fs/cgroup/hull-v2-bench /tmp/bench-home
+    echo 0 >/sys/fs/cgroup/hull-v2-bench/cgroup.procs
+    cd /tmp/bench-home || return
+    hostpath=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    {
+        echo "kernel $(uname -r): $(cat /proc/cmdline)"
+        echo "/sys/fs/cgroup: $(grep " /sys/fs/cgroup " /proc/mounts | cut -d" " -f3) with controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+        echo "v1 hierarchies mounted: $(grep -c ' - cgroup ' /proc/self/mountinfo)"
+        echo "CPUs: $(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+        echo "the benchmark runs in cgroup $(cat /proc/self/cgroup); booted in $(cut -d' ' -f1 /proc/uptime) s"
+        for tool in hyperfine runc crun; do
+            echo "$tool: $(PATH=$hostpath $tool --version 2>&1 | head -n 1)"
+        done
+        echo "hull: $(arg hullvm_hull), RUNS=$(arg hullvm_runs)"
+    } | tee "$results/guest.txt" | sed "s/^/$P /" >/dev/console
+    {
+        HOME=/tmp/bench-home PATH=$hostpath HULL=$(arg hullvm_hull) RUNS=$(arg hullvm_runs) \
+            EXPORT_DIR=$results /bin/sh "$repo/bench/lifecycle.sh" 2>&1
+        echo $? >/run/rc
+    } | tee "$results/bench.log" | sed "s/^/$P /" >/dev/console
+    cat /run/rc >"$results/status"
+    sync
+}
+
+mode=$(arg hullvm_mode)
+[ "$mode" = bench ] && P="[cgroup v2 guest bench]"
 if ! setup; then
     say "guest set-up failed"
     halt
 fi
-run_tests &
+case "$mode" in
+tests | "") run_tests & ;;
+bench) run_bench & ;;
+*)
+    say "unknown hullvm_mode=$mode"
+    halt
+    ;;
+esac
 wait $!
 # reap whatever is left, then stop
 halt
