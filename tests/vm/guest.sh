@@ -38,6 +38,17 @@ halt() {
 
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n 1; }
 
+# A writable tmpfs on /tmp for the tests; when the checkout itself lives under the host's
+# /tmp (a CI clone may), it is bound back into place from the host's read-only /tmp.
+keep_host_tmp() {
+    repo=$(dirname "$(dirname "$(dirname "$(arg hullvm_script)")")")
+    mkdir -p /run/host-tmp && mount --bind /tmp /run/host-tmp &&
+        mount -t tmpfs -o mode=1777 tmpfs /tmp || return 1
+    case "$repo" in
+        /tmp/*) mkdir -p "$repo" && mount --bind "/run/host-tmp/${repo#/tmp/}" "$repo" ;;
+    esac
+}
+
 setup() {
     mount -t sysfs sysfs /sys &&
         mount -t devtmpfs devtmpfs /dev &&
@@ -45,10 +56,11 @@ setup() {
         mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts &&
         ln -sf pts/ptmx /dev/ptmx &&
         mount -t tmpfs -o mode=1777 tmpfs /dev/shm &&
-        mount -t tmpfs -o mode=1777 tmpfs /tmp &&
+        keep_host_tmp &&
         mount -t cgroup2 cgroup2 /sys/fs/cgroup || return 1
     results=$(arg hullvm_results)
     [ -n "$results" ] || { say "no hullvm_results= on the kernel command line"; return 1; }
+    mkdir -p "$results" 2>/dev/null
     mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none results "$results" ||
         { say "cannot mount the results share at $results"; return 1; }
     ip link set lo up 2>/dev/null
