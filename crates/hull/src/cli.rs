@@ -56,7 +56,8 @@ pub enum ListFormat {
     Json,
 }
 
-/// Flags shared by `create` and `run`.
+// Flags shared by `create` and `run`. (Plain comments on these `Args`: a doc comment would
+// become the help text of the deferred subcommand, over the variant's.)
 #[derive(Debug, Args)]
 pub struct CreateFlags {
     /// The container id.
@@ -81,7 +82,7 @@ pub struct CreateFlags {
     pub preserve_fds: u32,
 }
 
-/// Flags of `exec`, as runc's.
+// Flags of `exec`, as runc's.
 #[derive(Debug, Args)]
 pub struct ExecFlags {
     /// The container id.
@@ -136,7 +137,7 @@ pub struct ExecFlags {
     pub ignore_paused: bool,
 }
 
-/// Flags of `update`, as runc's: each changes one resource of the live container.
+// Flags of `update`, as runc's: each changes one resource of the live container.
 #[derive(Debug, Args)]
 pub struct UpdateFlags {
     /// The container id.
@@ -189,8 +190,11 @@ pub struct UpdateFlags {
     pub pids_limit: Option<i64>,
 }
 
-/// The subcommands, named and flagged as runc's.
+/// The subcommands, named and flagged as runc's. Only the given subcommand's arguments are
+/// built (`defer`): building all of them cost a `hull start` more than its own work in the
+/// emulated cgroup v2 guest of tests/vm/bench-v2.sh.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Create a container; its process waits for `start`.
     Create(CreateFlags),

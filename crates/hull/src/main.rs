@@ -7,10 +7,18 @@ mod logging;
 use clap::Parser;
 
 fn main() {
+    // CVE-2019-5736: create, run and exec re-execute hull from a read-only view of its
+    // binary first thing, before the command line is parsed: it is then parsed once, in the
+    // guarded process. A failure is reported once the command (and --log) is known.
+    let guard = if commands::may_need_exe_guard(std::env::args_os().skip(1)) {
+        hull_runtime::security::exe_guard::ensure()
+    } else {
+        Ok(())
+    };
     let cli = cli::Cli::parse();
     logging::init(&cli.global);
     let (name, id) = cli.command.describe();
-    let code = match commands::dispatch(&cli.global, cli.command) {
+    let code = match commands::dispatch(&cli.global, cli.command, guard) {
         Ok(code) => code,
         Err(e) => {
             let msg = match id {

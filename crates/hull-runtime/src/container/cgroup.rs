@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use std::os::fd::OwnedFd;
 
-use hull_cgroups::{CgroupConfig, Manager, Mode};
+use hull_cgroups::{CgroupConfig, Manager};
 use nix::fcntl::{open, OFlag};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, Spec};
 
@@ -65,15 +65,16 @@ pub fn of(paths: &BTreeMap<String, PathBuf>) -> Result<Box<dyn Manager>> {
 /// cloned straight into it (`CLONE_INTO_CGROUP`). None on v1 and hybrid hosts, and without a
 /// cgroup: there the process joins its cgroup after the clone.
 pub fn clone_target(m: &dyn Manager) -> Result<Option<OwnedFd>> {
-    if hull_cgroups::current_mode() != Mode::Unified {
-        return Ok(None);
-    }
-    let Some(dir) = m.paths().get("").cloned() else {
-        return Ok(None);
+    // The manager's paths tell the layout it was made for (no need to read mountinfo
+    // again): on v2 only the unified hierarchy (""), on hybrid hosts v1 hierarchies too.
+    let paths = m.paths();
+    let dir = match paths.get("") {
+        Some(dir) if paths.len() == 1 => dir,
+        _ => return Ok(None),
     };
     m.create()?;
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let fd = open(&dir, flags, nix::sys::stat::Mode::empty())
+    let fd = open(dir, flags, nix::sys::stat::Mode::empty())
         .ctx(|| format!("open {}", dir.display()))?;
     Ok(Some(fd))
 }

@@ -133,6 +133,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     undo.cgroup = Some(cgroup);
     let into_cgroup = super::cgroup::clone_target(undo.manager()?)?;
     let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
+    let cloned_into_cgroup = into_fd.is_some();
     let pid = spawn_init(&plan, into_fd, &parent, child, |chan| {
         init::run(chan, &init_cfg)
     })?;
@@ -142,7 +143,9 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
         map_ids(pid, &bundle.spec)?;
     }
     let cgroup = undo.manager()?;
-    cgroup.apply(pid)?;
+    if !cloned_into_cgroup {
+        cgroup.apply(pid)?;
+    }
     if let Some(resources) = super::cgroup::resources(&bundle.spec)? {
         cgroup.set(&resources)?;
     }

@@ -18,15 +18,24 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Err(Error::NotExist(_)) if force => return Ok(()),
         other => other?,
     };
-    let _lock = c.lock()?;
+    delete_loaded(&c, force)
+}
+
+/// [`delete`] of a container already loaded (`run` deletes the one it made, without reading
+/// its state back). With `force`, a container whose state is gone meanwhile is not an error.
+pub fn delete_loaded(c: &Container, force: bool) -> Result<()> {
+    let _lock = match c.lock() {
+        Err(_) if force && !c.dir.exists() => return Ok(()),
+        other => other?,
+    };
     match c.status() {
         Status::Stopped => {}
-        Status::Created => stop(&c)?,
+        Status::Created => stop(c)?,
         s if force => {
             if s == Status::Paused {
                 super::cgroup::of(&c.record.cgroup_paths)?.thaw()?;
             }
-            stop(&c)?
+            stop(c)?
         }
         s => {
             return Err(c.bad_status(
@@ -35,7 +44,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             ))
         }
     }
-    destroy(&c)
+    destroy(c)
 }
 
 /// SIGKILL every process of the container and wait for init to be gone.

@@ -38,7 +38,7 @@ pub fn run(opts: &CreateOptions, mode: RunMode) -> Result<i32> {
     start_or_remove(&opts.root, &c)?;
     let code = foreground::wait(Pid::from_raw(c.record.pid), &set, pty)?;
     if !keep {
-        delete::delete(&opts.root, &opts.id, true)?;
+        delete::delete_loaded(&c, true)?;
     }
     Ok(code)
 }
