@@ -100,21 +100,18 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .ok_or_else(|| invalid("process", "missing"))?;
     validate_process(process)?;
     let kinds = namespace_kinds(spec)?;
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
-        && !kinds.contains(&LinuxNamespaceType::Uts)
-    {
-        return Err(invalid(
-            "hostname",
-            "setting the hostname needs a new uts namespace",
-        ));
-    }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
-        && !kinds.contains(&LinuxNamespaceType::Uts)
-    {
-        return Err(invalid(
-            "domainname",
-            "setting the domainname needs a new uts namespace",
-        ));
+    for (field, value) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if value.as_deref().is_some_and(|v| !v.is_empty())
+            && !kinds.contains(&LinuxNamespaceType::Uts)
+        {
+            return Err(invalid(
+                field,
+                format!("setting the {field} needs a new uts namespace"),
+            ));
+        }
     }
     crate::security::validate(spec).map_err(|(field, reason)| invalid(field, reason))?;
     crate::bootstrap::idmap::validate(spec).map_err(|(field, reason)| invalid(field, reason))?;
