@@ -1,11 +1,9 @@
 //! Which file descriptors reach the container: exactly 0, 1 and 2, plus the caller's fds 3..
 //! that `--preserve-fds N` or socket activation (`LISTEN_FDS`, `LISTEN_PID`) pass on.
 
-use hull_integration::{poll, Bundle, Hull, Out};
+use hull_integration::{pass_fd_as, run_to_files, Bundle, Hull, Out};
 use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
@@ -35,47 +33,9 @@ fn run_with_fds(h: &Hull, args: &[&str], extra: &[i32]) -> Out {
     let data = dir.join("data");
     std::fs::write(&data, "fd-content\n").unwrap();
     let file = std::fs::File::open(&data).unwrap();
-    let src = file.as_raw_fd();
     let mut cmd = h.command(args);
-    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
-    cmd.stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap());
-    let targets = extra.to_vec();
-    // SAFETY: only dup2 (async-signal-safe) between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            for &t in &targets {
-                // dup2 clears close-on-exec on the new fd, but does nothing when src == t
-                let rc = if src == t {
-                    libc::fcntl(t, libc::F_SETFD, 0)
-                } else {
-                    libc::dup2(src, t)
-                };
-                if rc < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-    finish(cmd, &out_path, &err_path)
-}
-
-fn finish(mut cmd: Command, out_path: &Path, err_path: &Path) -> Out {
-    let cmdline = format!("{cmd:?}");
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
-    let status = poll(T, &format!("`{cmdline}` to finish"), || {
-        child.try_wait().ok().flatten()
-    });
-    Out {
-        cmdline,
-        status,
-        stdout: std::fs::read_to_string(out_path).unwrap_or_default(),
-        stderr: std::fs::read_to_string(err_path).unwrap_or_default(),
-    }
+    pass_fd_as(&mut cmd, file.as_raw_fd(), extra);
+    run_to_files(cmd, &dir, T)
 }
 
 fn fd_bundle(h: &Hull) -> Bundle {
@@ -179,28 +139,27 @@ fn socket_activated(h: &Hull, listen_pid: &str, listen_fds: u32, hull_args: &[&s
     for a in hull_args {
         script.push_str(&format!(" '{a}'"));
     }
-    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
     let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(script)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap());
-    finish(cmd, &out_path, &err_path)
+    cmd.arg("-c").arg(script);
+    run_to_files(cmd, &dir, T)
+}
+
+/// `hull run [extra] --bundle B id` of an [`fd_bundle`], socket-activated with one fd for
+/// `listen_pid` (see [`socket_activated`]); it must succeed.
+#[track_caller]
+fn run_socket_activated(listen_pid: &str, extra: &[&str]) -> Out {
+    let h = Hull::new();
+    let b = fd_bundle(&h);
+    let id = h.new_id();
+    let mut args = vec!["run"];
+    args.extend_from_slice(extra);
+    args.extend(["--bundle", b.dir.to_str().unwrap(), &id]);
+    socket_activated(&h, listen_pid, 1, &args).ok()
 }
 
 #[test]
 fn socket_activation_passes_listen_fds() {
-    let h = Hull::new();
-    let b = fd_bundle(&h);
-    let id = h.new_id();
-    let out = socket_activated(
-        &h,
-        "$$",
-        1,
-        &["run", "--bundle", b.dir.to_str().unwrap(), &id],
-    )
-    .ok();
+    let out = run_socket_activated("$$", &[]);
     assert_eq!(fds_of(&out.stdout), [0, 1, 2, 3], "{out}");
     assert!(out.stdout.contains("content3:fd-content"), "{out}");
     assert!(
@@ -215,23 +174,7 @@ fn socket_activation_passes_listen_fds() {
 
 #[test]
 fn socket_activation_with_preserve_fds() {
-    let h = Hull::new();
-    let b = fd_bundle(&h);
-    let id = h.new_id();
-    let out = socket_activated(
-        &h,
-        "$$",
-        1,
-        &[
-            "run",
-            "--preserve-fds",
-            "1",
-            "--bundle",
-            b.dir.to_str().unwrap(),
-            &id,
-        ],
-    )
-    .ok();
+    let out = run_socket_activated("$$", &["--preserve-fds", "1"]);
     assert_eq!(
         fds_of(&out.stdout),
         [0, 1, 2, 3, 4],
@@ -241,16 +184,7 @@ fn socket_activation_with_preserve_fds() {
 
 #[test]
 fn socket_activation_for_another_pid_is_ignored() {
-    let h = Hull::new();
-    let b = fd_bundle(&h);
-    let id = h.new_id();
-    let out = socket_activated(
-        &h,
-        "1",
-        1,
-        &["run", "--bundle", b.dir.to_str().unwrap(), &id],
-    )
-    .ok();
+    let out = run_socket_activated("1", &[]);
     assert_eq!(fds_of(&out.stdout), [0, 1, 2], "{out}");
     assert!(out.stdout.contains("env:LISTEN_FDS=\n"), "{out}");
 }

@@ -14,9 +14,11 @@
 //!   is still hull, blocked on `exec.fifo`) holds `/proc/1/exe` open and keeps trying to
 //!   append to it after `start`; the copy must be unchanged and every write must fail.
 
-use hull_integration::{hull_bin, is_hull, poll, unique, Bundle, Hull, Out};
+use hull_integration::{
+    hull_bin, is_hull, pass_fd_as, poll, run_to_files, unique, Bundle, Hull, Out,
+};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
@@ -139,44 +141,11 @@ fn cve_2024_21626_exec_cwd_through_proc_self_fd_stays_inside() {
 /// preserved): what a careless caller could leak into hull.
 fn run_with_leaked_host_root(h: &Hull, args: &[&str]) -> Out {
     use std::os::fd::AsRawFd;
-    use std::os::unix::process::CommandExt;
     let dir = h.temp_dir();
-    let (o, e) = (dir.join("stdout"), dir.join("stderr"));
     let root = std::fs::File::open("/").expect("open the host's /");
-    let src = root.as_raw_fd();
     let mut cmd = h.command(args);
-    cmd.stdin(Stdio::null())
-        .stdout(std::fs::File::create(&o).unwrap())
-        .stderr(std::fs::File::create(&e).unwrap());
-    // SAFETY: only dup2 and fcntl (async-signal-safe) between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            for t in 3..=8 {
-                let rc = if src == t {
-                    libc::fcntl(t, libc::F_SETFD, 0)
-                } else {
-                    libc::dup2(src, t)
-                };
-                if rc < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-    finish(cmd, &o, &e)
-}
-
-fn finish(mut cmd: Command, o: &Path, e: &Path) -> Out {
-    let cmdline = format!("{cmd:?}");
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{cmdline}: {e}"));
-    let status = poll(T, &cmdline, || child.try_wait().ok().flatten());
-    Out {
-        cmdline,
-        status,
-        stdout: std::fs::read_to_string(o).unwrap_or_default(),
-        stderr: std::fs::read_to_string(e).unwrap_or_default(),
-    }
+    pass_fd_as(&mut cmd, root.as_raw_fd(), &[3, 4, 5, 6, 7, 8]);
+    run_to_files(cmd, &dir, T)
 }
 
 #[test]
@@ -219,16 +188,12 @@ fn binary_copy(h: &Hull) -> PathBuf {
 /// `<copy> --root <root> <args>` to completion, with `env` added.
 fn run_copy(h: &Hull, copy: &Path, env: &[(&str, &str)], args: &[&str]) -> Out {
     let dir = h.temp_dir();
-    let (o, e) = (dir.join("stdout"), dir.join("stderr"));
     let mut cmd = Command::new(copy);
     cmd.arg("--root")
         .arg(&h.root)
         .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&o).unwrap())
-        .stderr(std::fs::File::create(&e).unwrap());
-    finish(cmd, &o, &e)
+        .envs(env.iter().copied());
+    run_to_files(cmd, &dir, T)
 }
 
 /// The attacker, exec'd into the created container with CAP_SYS_PTRACE: it opens init's exe

@@ -202,23 +202,31 @@ fn converse(m: &mut Master) -> String {
     out
 }
 
-#[test]
-fn create_with_console_socket() {
-    let h = Hull::new();
-    let b = tty_bundle(&h, 0, Some((37, 91)));
-    let sock = ConsoleSocket::new(&h);
+/// `hull <cmd> --bundle B --console-socket S id` (which must succeed) of a [`tty_bundle`]
+/// with a terminal of `size`; returns the id and the pty master hull sent on the socket.
+#[track_caller]
+fn run_with_console_socket(h: &Hull, cmd: &[&str], size: (u16, u16)) -> (String, Master) {
+    let b = tty_bundle(h, 0, Some(size));
+    let sock = ConsoleSocket::new(h);
     let id = h.new_id();
     b.save();
-    h.run(&[
-        "create",
+    let mut args = cmd.to_vec();
+    args.extend([
         "--bundle",
         b.dir.to_str().unwrap(),
         "--console-socket",
         sock.path(),
         &id,
-    ])
-    .ok();
-    let mut m = sock.accept();
+    ]);
+    h.run(&args).ok();
+    let m = sock.accept();
+    (id, m)
+}
+
+#[test]
+fn create_with_console_socket() {
+    let h = Hull::new();
+    let (id, mut m) = run_with_console_socket(&h, &["create"], (37, 91));
     h.start(&id).ok();
     let out = converse(&mut m);
     assert_eq!(field(&out, "tty"), "/dev/pts/0", "{out}");
@@ -230,21 +238,7 @@ fn create_with_console_socket() {
 #[test]
 fn run_detached_with_console_socket() {
     let h = Hull::new();
-    let b = tty_bundle(&h, 0, Some((24, 80)));
-    let sock = ConsoleSocket::new(&h);
-    let id = h.new_id();
-    b.save();
-    h.run(&[
-        "run",
-        "-d",
-        "--bundle",
-        b.dir.to_str().unwrap(),
-        "--console-socket",
-        sock.path(),
-        &id,
-    ])
-    .ok();
-    let mut m = sock.accept();
+    let (id, mut m) = run_with_console_socket(&h, &["run", "-d"], (24, 80));
     let out = converse(&mut m);
     assert_eq!(field(&out, "tty"), "/dev/pts/0", "{out}");
     assert_eq!(field(&out, "size"), "24 80", "{out}");

@@ -433,6 +433,44 @@ pub fn pty_run(argv: &[&str], expect: &str, send: &str, io: &Path, timeout_s: u3
     }
 }
 
+/// `cmd` as an argv for [`pty_run`]: `env K=V… PROGRAM ARGS…`, with the environment `cmd`
+/// sets.
+pub fn env_argv(cmd: &Command) -> Vec<String> {
+    let mut argv = vec!["env".to_string()];
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            argv.push(format!("{}={}", k.to_string_lossy(), v.to_string_lossy()));
+        }
+    }
+    argv.push(cmd.get_program().to_string_lossy().into_owned());
+    argv.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+    argv
+}
+
+/// Runs on a pty `argv`, a client's `-t` run of `sh -c "echo READY; exec sh"`, and checks
+/// that the shell has the pty as its terminal and that its exit status comes back.
+#[track_caller]
+pub fn assert_tty_shell(argv: &[String], io: &Path) {
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    // what is typed is echoed back: the checks look for what only running it prints; the
+    // pause before exiting lets the client drain the pty (ctr can drop the last output)
+    let out = pty_run(
+        &argv,
+        "READY",
+        "tty; test -t 0 && echo IS-$((20+3))-TTY; sleep 0.5; exit 3\\n",
+        io,
+        60,
+    );
+    assert_eq!(
+        out.code,
+        Some(3),
+        "exit status through the tty:\n{}",
+        out.output
+    );
+    assert!(out.output.contains("/dev/pts/0"), "{}", out.output);
+    assert!(out.output.contains("IS-23-TTY"), "{}", out.output);
+}
+
 /// A bridge name `<prefix><n>` (n in 1..=250) reserved for this test: no interface has the
 /// name, and no other live test holds it (a file `/tmp/hull-it/bridge-<name>` holding the
 /// owner's pid, made with `O_EXCL`; one whose owner is dead is taken over). Tests running side

@@ -381,24 +381,7 @@ fn ctr_run_tty() {
     argv.extend(c.runtime_flags());
     argv.extend([IMAGE_REF.into(), id.clone()]);
     argv.extend(["sh", "-c", "echo READY; exec sh"].map(String::from));
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    // what is typed is echoed back: the checks look for what only running it prints; the
-    // pause before exiting lets the client drain the pty (ctr can drop the last output)
-    let out = pty_run(
-        &argv,
-        "READY",
-        "tty; test -t 0 && echo IS-$((20+3))-TTY; sleep 0.5; exit 3\\n",
-        c.tmp.path(),
-        60,
-    );
-    assert_eq!(
-        out.code,
-        Some(3),
-        "exit status through the tty:\n{}",
-        out.output
-    );
-    assert!(out.output.contains("/dev/pts/0"), "{}", out.output);
-    assert!(out.output.contains("IS-23-TTY"), "{}", out.output);
+    assert_tty_shell(&argv, c.tmp.path());
 }
 
 /// hull's error message, written to the shim's `--log` as JSON, reaches the ctr user.

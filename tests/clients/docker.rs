@@ -345,30 +345,7 @@ fn docker_run_tty() {
         "-c",
         "echo READY; exec sh",
     ]);
-    let mut argv = vec!["env".to_string()];
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            argv.push(format!("{}={}", k.to_string_lossy(), v.to_string_lossy()));
-        }
-    }
-    argv.push("docker".into());
-    argv.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let out = pty_run(
-        &argv,
-        "READY",
-        "tty; test -t 0 && echo IS-$((20+3))-TTY; sleep 0.5; exit 3\\n",
-        d.tmp.path(),
-        60,
-    );
-    assert_eq!(
-        out.code,
-        Some(3),
-        "exit status through the tty:\n{}",
-        out.output
-    );
-    assert!(out.output.contains("/dev/pts/0"), "{}", out.output);
-    assert!(out.output.contains("IS-23-TTY"), "{}", out.output);
+    assert_tty_shell(&env_argv(&cmd), d.tmp.path());
 }
 
 /// hull's message reaches the docker user, and docker maps it to exit status 127 as it

@@ -123,16 +123,7 @@ cni_plugin_dirs = ["/usr/lib/cni"]
 
     /// [`Podman::podman`] as an argv (`env K=V … podman …`), for the pty driver.
     fn args_vec(&self, args: &[&str]) -> Vec<String> {
-        let cmd = self.podman(args);
-        let mut argv = vec!["env".to_string()];
-        for (k, v) in cmd.get_envs() {
-            if let Some(v) = v {
-                argv.push(format!("{}={}", k.to_string_lossy(), v.to_string_lossy()));
-            }
-        }
-        argv.push(cmd.get_program().to_string_lossy().into_owned());
-        argv.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
-        argv
+        env_argv(&self.podman(args))
     }
 
     #[track_caller]
@@ -335,22 +326,7 @@ fn podman_run_tty() {
         "-c",
         "echo READY; exec sh",
     ]);
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let out = pty_run(
-        &argv,
-        "READY",
-        "tty; test -t 0 && echo IS-$((20+3))-TTY; sleep 0.5; exit 3\\n",
-        p.tmp.path(),
-        60,
-    );
-    assert_eq!(
-        out.code,
-        Some(3),
-        "exit status through the tty:\n{}",
-        out.output
-    );
-    assert!(out.output.contains("/dev/pts/0"), "{}", out.output);
-    assert!(out.output.contains("IS-23-TTY"), "{}", out.output);
+    assert_tty_shell(&argv, p.tmp.path());
 }
 
 #[test]

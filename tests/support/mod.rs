@@ -15,6 +15,7 @@ pub mod userns;
 pub use bundle::Bundle;
 pub use hull::{Hull, Out};
 
+use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -147,4 +148,55 @@ pub fn host_cgroup_file(pid: i64, controller: &str, file: &str) -> PathBuf {
     let (ctrls, path) = line.unwrap_or_else(|| panic!("no {controller} cgroup for {pid}"));
     let mount = PathBuf::from("/sys/fs/cgroup").join(ctrls);
     mount.join(path.trim_start_matches('/')).join(file)
+}
+
+/// Runs `cmd` to completion (at most `timeout`), stdin null, stdout and stderr to the files
+/// `stdout` and `stderr` in `dir` (never pipes: a container inherits them).
+pub fn run_to_files(
+    mut cmd: std::process::Command,
+    dir: &std::path::Path,
+    timeout: Duration,
+) -> Out {
+    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let cmdline = format!("{cmd:?}");
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
+    let status = poll(timeout, &format!("`{cmdline}` to finish"), || {
+        child.try_wait().ok().flatten()
+    });
+    Out {
+        cmdline,
+        status,
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+    }
+}
+
+/// Makes `cmd`'s process start with the test's fd `src` open (not close-on-exec) as each of
+/// the fds `targets`, the way a caller leaks or passes fds to hull. `src` must stay open
+/// until `cmd` is spawned.
+pub fn pass_fd_as(cmd: &mut std::process::Command, src: RawFd, targets: &[RawFd]) {
+    use std::os::unix::process::CommandExt;
+    let targets = targets.to_vec();
+    // SAFETY: only dup2 and fcntl (async-signal-safe) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &t in &targets {
+                // dup2 clears close-on-exec on the new fd, but does nothing when src == t
+                let rc = if src == t {
+                    libc::fcntl(t, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(src, t)
+                };
+                if rc < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
 }
