@@ -1,7 +1,7 @@
 //! Which file descriptors reach the container: exactly 0, 1 and 2, plus the caller's fds 3..
 //! that `--preserve-fds N` or socket activation (`LISTEN_FDS`, `LISTEN_PID`) pass on.
 
-use hull_integration::{pass_fd_as, run_to_files, Bundle, Hull, Out};
+use hull_integration::{fds_of, pass_fd_as, run_to_files, Bundle, Hull, Out};
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::Duration;
@@ -13,18 +13,6 @@ const T: Duration = Duration::from_secs(30);
 const LIST_FDS: &str = "echo fds-begin; ls -1 /proc/$$/fd; echo fds-end; \
      for f in 3 4 5; do if [ -e /proc/$$/fd/$f ]; then echo content$f:$(cat /proc/$$/fd/$f); fi; done; \
      echo env:LISTEN_FDS=$LISTEN_FDS; echo env:LISTEN_PID=$LISTEN_PID";
-
-/// The fd numbers in [`LIST_FDS`]'s output.
-fn fds_of(out: &str) -> Vec<u32> {
-    let mut v: Vec<u32> = out
-        .lines()
-        .skip_while(|l| *l != "fds-begin")
-        .take_while(|l| *l != "fds-end")
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
-    v.sort();
-    v
-}
 
 /// Runs `hull <args>` with a file opened on each of `extra` fds (3, 4...) in hull, stdout and
 /// stderr to files.

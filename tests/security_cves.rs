@@ -15,7 +15,7 @@
 //!   append to it after `start`; the copy must be unchanged and every write must fail.
 
 use hull_integration::{
-    hull_bin, is_hull, pass_fd_as, poll, run_to_files, unique, Bundle, Hull, Out,
+    fds_of, hull_bin, is_hull, pass_fd_as, poll, run_to_files, unique, Bundle, Hull, Out,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,17 +25,6 @@ const T: Duration = Duration::from_secs(30);
 
 /// The shell's own fds (no `ls` dir fd), between markers.
 const LIST_FDS: &str = "echo fds-begin; ls -1 /proc/$$/fd; echo fds-end; ls -l /proc/$$/fd";
-
-fn fds_of(out: &str) -> Vec<u32> {
-    let mut v: Vec<u32> = out
-        .lines()
-        .skip_while(|l| *l != "fds-begin")
-        .take_while(|l| *l != "fds-end")
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
-    v.sort();
-    v
-}
 
 #[test]
 fn cve_2024_21626_init_sees_only_stdio() {

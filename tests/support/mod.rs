@@ -200,3 +200,15 @@ pub fn pass_fd_as(cmd: &mut std::process::Command, src: RawFd, targets: &[RawFd]
         });
     }
 }
+
+/// The fd numbers a container listed between `fds-begin` and `fds-end` lines, sorted.
+pub fn fds_of(out: &str) -> Vec<u32> {
+    let mut v: Vec<u32> = out
+        .lines()
+        .skip_while(|l| *l != "fds-begin")
+        .take_while(|l| *l != "fds-end")
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    v.sort();
+    v
+}
