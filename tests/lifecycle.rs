@@ -1,6 +1,6 @@
 //! create / start / state / kill / delete / list / run, as runc does them.
 
-use hull_integration::{hull_only, pid_alive, poll, Bundle, Hull};
+use hull_integration::{hull_only, is_hull, pid_alive, poll, Bundle, Hull};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -587,4 +587,85 @@ fn env_reaches_the_program() {
     let out = h.run_fg(&h.new_id(), &b, &[]).ok();
     assert!(out.stdout.contains("[some value=with equals]"), "{out}");
     assert!(out.stdout.contains("path=/usr/local/sbin:"), "{out}");
+}
+
+#[test]
+fn list_json_includes_annotations() {
+    let h = Hull::new();
+    let mut annotated = sleeper(&h);
+    annotated.config["annotations"] = serde_json::json!({"org.hull.test": "yes", "k": "v"});
+    let plain = sleeper(&h);
+    let (a, p) = (h.new_id(), h.new_id());
+    h.create_ok(&a, &annotated);
+    h.create_ok(&p, &plain);
+    let json = h.run(&["list", "--format", "json"]).ok();
+    let v: Value = serde_json::from_str(&json.stdout).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let entry = |id: &str| {
+        v.as_array()
+            .and_then(|a| a.iter().find(|e| e["id"] == id))
+            .unwrap_or_else(|| panic!("no {id}: {json}"))
+            .clone()
+    };
+    assert_eq!(
+        entry(&a)["annotations"],
+        serde_json::json!({"org.hull.test": "yes", "k": "v"}),
+        "{json}"
+    );
+    // runc: `annotations,omitempty`
+    assert!(entry(&p).get("annotations").is_none(), "{json}");
+}
+
+/// What dockerd does with `<runtime> --version` (daemon/info_unix.go parseRuntimeVersion):
+/// the line containing `version` split on it gives name and version, `commit:` the commit.
+fn docker_parse(out: &str) -> (String, String, String) {
+    let (mut name, mut version, mut commit) = (String::new(), String::new(), String::new());
+    for line in out.trim().lines() {
+        if line.contains("version") {
+            let parts: Vec<&str> = line.split("version").collect();
+            name = parts[0].trim().to_string();
+            version = parts[parts.len() - 1].trim().to_string();
+        } else if let Some(c) = line.strip_prefix("commit:") {
+            commit = c.trim().to_string();
+        }
+    }
+    (name, version, commit)
+}
+
+#[test]
+fn version_has_runcs_shape() {
+    let h = Hull::new();
+    let long = h.run(&["--version"]).ok();
+    let short = h.run(&["-v"]).ok();
+    assert_eq!(long.stdout, short.stdout, "-v and --version agree");
+    let (name, version, commit) = docker_parse(&long.stdout);
+    let semver = |v: &str, major: &str| {
+        let parts: Vec<&str> = v.split(['.', '+', '-']).collect();
+        parts.len() >= 3
+            && parts[0] == major
+            && parts[1..3].iter().all(|p| p.parse::<u32>().is_ok())
+    };
+    let field = |key: &str| {
+        long.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no `{key}` line: {long}"))
+            .to_string()
+    };
+    if is_hull() {
+        assert_eq!(name, "hull", "{long}");
+        assert!(semver(&version, "0"), "version 0.x.y: {long}");
+        assert!(field("rust:").starts_with("1."), "{long}");
+    }
+    assert!(!name.is_empty() && !version.is_empty(), "{long}");
+    assert!(!commit.is_empty() && !commit.contains(' '), "{long}");
+    assert!(semver(&field("spec:"), "1"), "{long}");
+    assert!(semver(&field("libseccomp:"), "2"), "{long}");
+    // only the first line contains `version`, or docker would take a later one
+    let with_version = long
+        .stdout
+        .lines()
+        .filter(|l| l.contains("version"))
+        .count();
+    assert_eq!(with_version, 1, "{long}");
 }

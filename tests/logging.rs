@@ -176,3 +176,62 @@ fn accepted_global_flags() {
     h.run(&["--systemd-cgroup", "list", "-q"]).ok();
     h.run(&["--criu", "/usr/sbin/criu", "list"]).ok();
 }
+
+/// The one JSON error line a failed command printed on stderr (runc's `--log-format json`
+/// without `--log`).
+#[track_caller]
+fn stderr_json_error(out: &hull_integration::Out) -> Value {
+    assert!(!out.success(), "{out}");
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "one line on stderr:\n{out}");
+    let v: Value = serde_json::from_str(lines[0])
+        .unwrap_or_else(|e| panic!("stderr is not a JSON line ({e}):\n{out}"));
+    assert_eq!(v["level"], "error", "{out}");
+    assert!(v["msg"].is_string(), "{out}");
+    assert!(looks_rfc3339(v["time"].as_str().unwrap_or("")), "{out}");
+    v
+}
+
+#[test]
+fn json_errors_go_to_stderr_without_log_and_name_the_container() {
+    let h = Hull::new();
+    let id = h.new_id();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["state", &id],
+        vec!["start", &id],
+        vec!["kill", &id, "KILL"],
+        vec!["delete", &id],
+        vec!["pause", &id],
+        vec!["resume", &id],
+        vec!["ps", &id],
+        vec!["events", "--stats", &id],
+        vec!["update", "--pids-limit", "10", &id],
+        vec!["exec", &id, "true"],
+        vec!["create", "--bundle", "/nonexistent-bundle", &id],
+    ];
+    for args in commands {
+        let mut full = vec!["--log-format", "json"];
+        full.extend(&args);
+        let out = h.run(&full);
+        let v = stderr_json_error(&out);
+        let msg = v["msg"].as_str().unwrap();
+        assert!(
+            msg.contains(hull_integration::hull_only(&id)),
+            "the message names the container:\n{out}"
+        );
+        assert!(out.stdout.trim().is_empty(), "{out}");
+    }
+    // a command line clap refuses is reported the same way
+    let out = h.run(&["--log-format", "json", "list", "--format", "bogus"]);
+    let v = stderr_json_error(&out);
+    let msg = v["msg"].as_str().unwrap();
+    assert!(msg.contains(hull_integration::hull_only("bogus")), "{out}");
+}
+
+#[test]
+fn text_errors_without_log_stay_one_hull_line() {
+    let h = Hull::new();
+    let id = h.new_id();
+    let out = h.run(&["state", &id]);
+    out.assert_error(&["does not exist|not exist", hull_integration::hull_only(&id)]);
+}

@@ -191,7 +191,8 @@ pub fn capabilities() -> Vec<String> {
     all.into_iter().map(|c| c.to_string()).collect()
 }
 
-fn libseccomp_version() -> Option<String> {
+/// The version of the libseccomp library hull runs with (`major.minor.micro`).
+pub fn libseccomp_version() -> Option<String> {
     libseccomp::ScmpVersion::current()
         .ok()
         .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))

@@ -2,12 +2,21 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// hull: an OCI container runtime (a drop-in replacement for runc).
 #[derive(Debug, Parser)]
-#[command(name = "hull", version, about)]
+#[command(
+    name = "hull",
+    version = crate::version::text(),
+    long_version = crate::version::text(),
+    disable_version_flag = true,
+    about
+)]
 pub struct Cli {
+    /// Print the version (runc's shape: version, commit, spec, rust, libseccomp).
+    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
+    pub version: (),
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]

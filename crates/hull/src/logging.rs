@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
@@ -10,7 +11,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
 
-use crate::cli::{Global, LogFormat};
+use crate::cli::{Cli, Global, LogFormat};
 
 /// Where log lines go.
 struct Sink {
@@ -24,7 +25,11 @@ static SINK: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
 /// Install the logger for this process: lines are appended to `--log` (stderr when it is not
 /// given or cannot be opened) in `--log-format`; debug lines only with `--debug`.
 pub fn init(global: &Global) {
-    let file = global.log.as_ref().and_then(|p| {
+    install(global.log.as_deref(), global.log_format, global.debug);
+}
+
+fn install(log: Option<&Path>, format: LogFormat, debug: bool) {
+    let file = log.and_then(|p| {
         OpenOptions::new()
             .create(true)
             .append(true)
@@ -32,27 +37,63 @@ pub fn init(global: &Global) {
             .ok()
             .map(Mutex::new)
     });
-    let max = if global.debug {
-        Level::DEBUG
-    } else {
-        Level::INFO
-    };
-    let _ = SINK.set(Sink {
-        file,
-        format: global.log_format,
-        max,
-    });
+    let max = if debug { Level::DEBUG } else { Level::INFO };
+    let _ = SINK.set(Sink { file, format, max });
     let _ = tracing_subscriber::registry().with(LogLayer).try_init();
 }
 
-/// Print a failure: one line `hull: ...` on stderr, and an error line in the `--log` file.
+/// Print a failure: one line `hull: ...` on stderr, and an error line in the `--log` file;
+/// without `--log` but with `--log-format json`, the error line itself goes to stderr (runc).
 pub fn report_error(msg: &str) {
-    if let Some(sink) = SINK.get() {
-        if sink.file.is_some() {
+    match SINK.get() {
+        Some(sink) if sink.file.is_some() => {
             sink.write("error", msg);
+            eprintln!("hull: {msg}");
+        }
+        Some(sink) if sink.format == LogFormat::Json => sink.write("error", msg),
+        _ => eprintln!("hull: {msg}"),
+    }
+}
+
+/// A command line clap refused: `--help` and `--version` are printed as clap prints them;
+/// an error is reported as `report_error` does, with `--log`/`--log-format` read leniently
+/// from the same command line, then hull exits 1 (runc's status for a usage error).
+pub fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let lenient = <Cli as clap::CommandFactory>::command()
+        .ignore_errors(true)
+        .try_get_matches()
+        .ok();
+    let log = lenient
+        .as_ref()
+        .and_then(|m| m.get_one::<PathBuf>("log").cloned());
+    let log_format = lenient
+        .as_ref()
+        .and_then(|m| m.get_one::<LogFormat>("log_format").copied())
+        .unwrap_or(LogFormat::Text);
+    match (log, log_format) {
+        (None, LogFormat::Text) => e.exit(),
+        (log, log_format) => {
+            install(log.as_deref(), log_format, false);
+            let text = e.render().to_string();
+            let what: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let what = what.join(" ");
+            report_error(what.strip_prefix("error: ").unwrap_or(&what));
+            std::process::exit(1)
         }
     }
-    eprintln!("hull: {msg}");
 }
 
 impl Sink {

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod logging;
+mod version;
 
 use clap::Parser;
 
@@ -15,7 +16,10 @@ fn main() {
     } else {
         Ok(())
     };
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => logging::usage_error(e),
+    };
     logging::init(&cli.global);
     let (name, id) = cli.command.describe();
     let code = match commands::dispatch(&cli.global, cli.command, guard) {

@@ -19,15 +19,20 @@ pub fn run(global: &Global, format: ListFormat, quiet: bool) -> anyhow::Result<i
     Ok(0)
 }
 
-/// runc's list entries carry `owner` (the state directory's owner) and no annotations.
+/// runc's list entries: the state with `owner` (the state directory's owner) instead of the
+/// state's empty one; `annotations` as in `state`, omitted when there are none.
 fn json_rows(entries: &[Entry]) -> Vec<serde_json::Value> {
     entries
         .iter()
         .map(|Entry { state: s, owner }| {
-            serde_json::json!({
+            let mut row = serde_json::json!({
                 "ociVersion": s.oci_version, "id": s.id, "pid": s.pid, "status": s.status,
                 "bundle": s.bundle, "rootfs": s.rootfs, "created": s.created, "owner": owner,
-            })
+            });
+            if !s.annotations.is_empty() {
+                row["annotations"] = serde_json::json!(s.annotations);
+            }
+            row
         })
         .collect()
 }
