@@ -419,3 +419,41 @@ fn ctr_error_reaches_user() {
         "hull's message is not in ctr's error:\n{out}"
     );
 }
+
+/// A container that signals its own process group (`kill 0`, `trap 'kill 0' EXIT`) reaches
+/// only itself: the shim lives on and ctr reports the container's own exit status.
+#[test]
+fn ctr_kill_zero_stays_in_the_container() {
+    let Some(mut c) = Containerd::start("containerd/ctr_kill_zero_stays_in_the_container") else {
+        return;
+    };
+    let run = |flags: &[&str], id: &str, script: &str| {
+        c.ctr_run_container(flags, IMAGE_REF, id, &["sh", "-c", script])
+    };
+    let out = run(&["--rm"], &c.new_id(), "trap 'kill 0' EXIT; exit 5");
+    assert_eq!(out.code(), Some(5), "{out}");
+    // PID 1 of the namespace ignores the signal; a child of it dies of it
+    let out = run(&["--rm"], &c.new_id(), "sh -c 'kill -KILL 0'; exit $?");
+    assert_eq!(out.code(), Some(137), "{out}");
+
+    let id = c.new_id();
+    run(&["-d"], &id, "kill -KILL 0; exec sleep 1000").ok();
+    let exec = |exec_id: &str, script: &str| {
+        c.ctr_run(&[
+            "task",
+            "exec",
+            "--exec-id",
+            exec_id,
+            &id,
+            "sh",
+            "-c",
+            script,
+        ])
+    };
+    let out = exec("k1", "kill -KILL 0");
+    assert_eq!(out.code(), Some(137), "{out}");
+    exec("k2", "true").ok();
+    c.wait_task_status(&id, "RUNNING");
+    assert_eq!(c.hull_status(&id), "running");
+    c.daemon.assert_alive();
+}

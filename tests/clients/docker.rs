@@ -377,3 +377,33 @@ fn docker_error_reaches_user() {
         "docker's exit status for a missing command:\n{out}"
     );
 }
+
+/// A container that signals its own process group (`kill 0`, `trap 'kill 0' EXIT`) reaches
+/// only itself: the shim lives on and docker reports the container's own exit status.
+#[test]
+fn docker_kill_zero_stays_in_the_container() {
+    let Some(mut d) = Docker::start("docker/docker_kill_zero_stays_in_the_container") else {
+        return;
+    };
+    let run = |flags: &[&str], script: &str| {
+        let mut args = vec!["run", "--runtime", "hull", "--network", "none"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[IMPORTED, "sh", "-c", script]);
+        d.d(&args)
+    };
+    let out = run(&["--rm"], "trap 'kill 0' EXIT; exit 5");
+    assert_eq!(out.code(), Some(5), "{out}");
+    // PID 1 of the namespace ignores the signal; a child of it dies of it
+    let out = run(&["--rm"], "sh -c 'kill -KILL 0'; exit $?");
+    assert_eq!(out.code(), Some(137), "{out}");
+
+    let c = name("kz");
+    run(&["-d", "--name", &c], "kill -KILL 0; exec sleep 1000").ok();
+    let out = d.d(&["exec", &c, "sh", "-c", "kill -KILL 0"]);
+    assert_eq!(out.code(), Some(137), "{out}");
+    d.d(&["exec", &c, "true"]).ok();
+    let st = d.d(&["inspect", "-f", "{{.State.Status}}", &c]).ok();
+    assert_eq!(st.stdout.trim(), "running", "{st}");
+    d.d(&["rm", "-f", &c]).ok();
+    d.daemon.assert_alive();
+}

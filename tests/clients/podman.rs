@@ -384,3 +384,40 @@ fn podman_error_reaches_user() {
         "podman's exit status for a missing command:\n{out}"
     );
 }
+
+/// A container that signals its own process group (`kill 0`, `trap 'kill 0' EXIT`) reaches
+/// only itself: conmon lives on and podman reports the container's own exit status, quickly.
+#[test]
+fn podman_kill_zero_stays_in_the_container() {
+    let Some(p) = Podman::new("podman/podman_kill_zero_stays_in_the_container") else {
+        return;
+    };
+    let run = |flags: &[&str], script: &str| {
+        let mut args = vec!["--network", "none"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[IMAGE_REF, "sh", "-c", script]);
+        p.podman_run(&args)
+    };
+    let started = std::time::Instant::now();
+    let out = run(&["--rm", "--timeout", "60"], "trap 'kill 0' EXIT; exit 5");
+    assert_eq!(out.code(), Some(5), "{out}");
+    assert!(
+        started.elapsed().as_secs() < 15,
+        "took {:?}",
+        started.elapsed()
+    );
+    // PID 1 of the namespace ignores the signal; a child of it dies of it
+    let out = run(&["--rm"], "sh -c 'kill -KILL 0'; exit $?");
+    assert_eq!(out.code(), Some(137), "{out}");
+
+    let name = p.new_name();
+    run(&["-d", "--name", &name], "kill -KILL 0; exec sleep 1000").ok();
+    let out = p.p(&["exec", &name, "sh", "-c", "kill -KILL 0"]);
+    assert_eq!(out.code(), Some(137), "{out}");
+    p.p(&["exec", &name, "true"]).ok();
+    let st = p
+        .p(&["inspect", "--format", "{{.State.Status}}", &name])
+        .ok();
+    assert_eq!(st.stdout.trim(), "running", "{st}");
+    p.p(&["rm", "--force", "--time", "0", &name]).ok();
+}

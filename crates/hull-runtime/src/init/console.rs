@@ -9,14 +9,15 @@ use nix::fcntl::{open, OFlag};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use nix::sys::stat::Mode;
 use nix::sys::statfs::fstatfs;
-use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, setsid};
+use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout};
 
 use crate::error::{Context, Error, Result};
 
 const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 
 /// Allocate the pty, send its master to `socket`, and make the slave this process's
-/// controlling terminal and stdin/stdout/stderr. `size` is `(rows, cols)`.
+/// controlling terminal and stdin/stdout/stderr. `size` is `(rows, cols)`. The process must
+/// already lead its own session (see `session.rs`).
 pub fn attach(socket: RawFd, size: Option<(u16, u16)>) -> Result<()> {
     let master = open(
         "/dev/ptmx",
@@ -85,7 +86,6 @@ fn send_master(socket: RawFd, master: &OwnedFd) -> Result<()> {
 }
 
 fn become_controlled_by(slave: OwnedFd) -> Result<()> {
-    setsid().ctx(|| "setsid")?;
     // SAFETY: TIOCSCTTY with arg 0 on a terminal fd; no memory involved.
     nix::errno::Errno::result(unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) })
         .ctx(|| "make the pty the controlling terminal")?;

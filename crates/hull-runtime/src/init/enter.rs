@@ -1,5 +1,5 @@
 //! What a process started by `hull exec` does once it is in the container's namespaces:
-//! wait for the parent to put it in the cgroup, take the terminal if asked, become the
+//! lead a session (and process group) of its own, wait for the parent to put it in the cgroup, take the terminal if asked, become the
 //! process under the container's seccomp profile, and `execve`. The channel is
 //! close-on-exec, so the parent sees it close when the exec succeeded.
 
@@ -8,8 +8,8 @@ use std::os::fd::RawFd;
 use oci_spec::runtime::{Process, Spec};
 
 use super::{
-    at, become_process_with, console, console_size, exec, set_final_affinity, set_initial_affinity,
-    wait_proceed,
+    at, become_process_with, console, console_size, exec, session, set_final_affinity,
+    set_initial_affinity, wait_proceed,
 };
 use crate::bootstrap::channel::{Channel, Msg};
 use crate::security;
@@ -23,6 +23,7 @@ pub fn run(
     preserve_fds: u32,
 ) -> i32 {
     let result = (|| {
+        session::lead_new_session().map_err(at("session"))?;
         set_initial_affinity(process).map_err(at("execCPUAffinity"))?;
         let state = wait_proceed(chan).map_err(at("wait for the parent"))?;
         let mut listener =

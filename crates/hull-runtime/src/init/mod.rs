@@ -17,6 +17,7 @@ mod personality;
 mod pivot;
 mod remount;
 mod rootfs;
+mod session;
 pub mod sysctl;
 mod user;
 
@@ -80,6 +81,7 @@ fn at(step: &'static str) -> impl FnOnce(Error) -> (&'static str, Error) {
 
 fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     let spec = &cfg.bundle.spec;
+    session::lead_new_session().map_err(at("session"))?;
     if let Some(process) = spec.process() {
         set_initial_affinity(process).map_err(at("execCPUAffinity"))?;
     }
