@@ -50,3 +50,90 @@ fn the_stream_reports_stats_and_ooms_and_ends_with_the_container() {
     assert!(events.iter().any(|e| e["type"] == "stats"), "{out}");
     assert!(events.iter().any(|e| e["type"] == "oom"), "{out}");
 }
+
+/// runc's `types.Stats` has `cpuset`, `intel_rdt` and `network_interfaces` besides the
+/// cgroup controllers; hull reports the interfaces of the container's network namespace.
+#[test]
+fn stats_has_cpuset_intel_rdt_and_network_interfaces() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    // a veth pair inside the container's network namespace (gone with it), and traffic on it
+    let net = format!("--net=/proc/{}/ns/net", h.pid(&id));
+    let setup = std::process::Command::new("nsenter")
+        .args([net.as_str(), "sh", "-c"])
+        .arg(
+            "ip link add hitv0 type veth peer name hitv1 && ip link set hitv0 up && \
+             ip link set hitv1 up && ip addr add 10.99.0.1/24 dev hitv0 && \
+             { /bin/busybox ping -c 1 -W 1 10.99.0.2 >/dev/null 2>&1; true; }",
+        )
+        .output()
+        .expect("run nsenter");
+    assert!(setup.status.success(), "{setup:?}");
+    let out = h.run(&["events", "--stats", &id]).ok();
+    let ev: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON event");
+    let data = &ev["data"];
+    let keys: Vec<&str> = data
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    for key in [
+        "cpu",
+        "cpuset",
+        "memory",
+        "pids",
+        "blkio",
+        "hugetlb",
+        "intel_rdt",
+    ] {
+        assert!(keys.contains(&key), "no {key}: {ev}");
+    }
+    assert!(
+        data.get("network_interfaces").is_some(),
+        "network_interfaces is always there: {ev}"
+    );
+    let cpuset = &data["cpuset"];
+    for flag in ["cpu_exclusive", "mem_exclusive", "sched_load_balance"] {
+        assert!(cpuset[flag].is_u64(), "cpuset.{flag}: {ev}");
+    }
+    assert!(cpuset["sched_relax_domain_level"].is_i64(), "{ev}");
+    if std::path::Path::new("/sys/fs/cgroup/cpuset/cpuset.cpus").exists() {
+        let cpus = cpuset["cpus"].as_array().cloned().unwrap_or_default();
+        let online = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert!(!cpus.is_empty() && cpus.len() <= online, "cpus: {ev}");
+        assert!(
+            !cpuset["mems"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .is_empty(),
+            "{ev}"
+        );
+    }
+    assert!(data["intel_rdt"].is_object(), "{ev}");
+    if hull_integration::is_hull() {
+        let ifaces = data["network_interfaces"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let v0 = ifaces
+            .iter()
+            .find(|i| i["Name"] == "hitv0")
+            .unwrap_or_else(|| panic!("no hitv0: {ev}"));
+        assert!(v0["TxPackets"].as_u64().unwrap_or(0) >= 1, "{ev}");
+        assert!(v0["TxBytes"].as_u64().unwrap_or(0) > 0, "{ev}");
+        assert!(v0["RxErrors"].is_u64() && v0["TxDropped"].is_u64(), "{ev}");
+        assert!(ifaces.iter().all(|i| i["Name"] != "lo"), "{ev}");
+    }
+
+    // without a network namespace of its own, the host's interfaces are not reported
+    let mut shared = h.bundle();
+    shared.args(&["sleep", "1000"]).remove_namespace("network");
+    let id2 = h.new_id();
+    h.create_start(&id2, &shared);
+    let out = h.run(&["events", "--stats", &id2]).ok();
+    let ev: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON event");
+    assert!(ev["data"]["network_interfaces"].is_null(), "{ev}");
+}

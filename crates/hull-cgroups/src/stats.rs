@@ -14,6 +14,8 @@ use crate::fs;
 pub struct Stats {
     /// CPU time used and CFS throttling.
     pub cpu: CpuStats,
+    /// The cpuset's CPUs, memory nodes and flags.
+    pub cpuset: CpusetStats,
     /// Memory, swap and kernel memory usage, plus the raw `memory.stat` map.
     pub memory: MemoryStats,
     /// Process count and limit.
@@ -145,6 +147,36 @@ pub struct BlkioStats {
     pub io_serviced_recursive: Vec<BlkioEntry>,
 }
 
+/// runc's `CPUSet`: the lists as numbers, each flag file's value (v1; on v2 only the
+/// effective `cpus` and `mems`, the flags stay 0).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CpusetStats {
+    /// CPUs the cgroup may run on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u16>,
+    /// `cpuset.cpu_exclusive`.
+    pub cpu_exclusive: u64,
+    /// Memory nodes the cgroup may use.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mems: Vec<u16>,
+    /// `cpuset.mem_hardwall`.
+    pub mem_hardwall: u64,
+    /// `cpuset.mem_exclusive`.
+    pub mem_exclusive: u64,
+    /// `cpuset.memory_migrate`.
+    pub memory_migrate: u64,
+    /// `cpuset.memory_spread_page`.
+    pub memory_spread_page: u64,
+    /// `cpuset.memory_spread_slab`.
+    pub memory_spread_slab: u64,
+    /// `cpuset.memory_pressure`.
+    pub memory_pressure: u64,
+    /// `cpuset.sched_load_balance`.
+    pub sched_load_balance: u64,
+    /// `cpuset.sched_relax_domain_level` (-1: the system default).
+    pub sched_relax_domain_level: i64,
+}
+
 /// runc's `Hugetlb`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HugetlbStats {
@@ -179,6 +211,46 @@ pub(crate) fn read_u64(dir: &Path, file: &str) -> Result<u64> {
     let text = fs::read(dir, file)?;
     parse_u64(&text).ok_or_else(|| CgroupError::Parse {
         what: "number",
+        path: dir.join(file),
+        detail: text,
+    })
+}
+
+/// Reads a file of one signed number; a missing file is 0.
+pub(crate) fn read_i64(dir: &Path, file: &str) -> Result<i64> {
+    if !fs::exists(dir, file) {
+        return Ok(0);
+    }
+    let text = fs::read(dir, file)?;
+    text.trim().parse().map_err(|_| CgroupError::Parse {
+        what: "number",
+        path: dir.join(file),
+        detail: text,
+    })
+}
+
+/// A kernel list such as `0-3,8,10-11` (cpuset.cpus) as its numbers; None when malformed.
+pub(crate) fn parse_list(text: &str) -> Option<Vec<u16>> {
+    let mut out = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        let (lo, hi): (u16, u16) = (lo.parse().ok()?, hi.parse().ok()?);
+        if lo > hi {
+            return None;
+        }
+        out.extend(lo..=hi);
+    }
+    Some(out)
+}
+
+/// [`parse_list`] of a file; a missing file is an empty list.
+pub(crate) fn read_list(dir: &Path, file: &str) -> Result<Vec<u16>> {
+    if !fs::exists(dir, file) {
+        return Ok(Vec::new());
+    }
+    let text = fs::read(dir, file)?;
+    parse_list(&text).ok_or_else(|| CgroupError::Parse {
+        what: "cpu or node list",
         path: dir.join(file),
         detail: text,
     })
@@ -251,6 +323,18 @@ mod tests {
         assert_eq!(parse_u64("max"), Some(u64::MAX));
         assert_eq!(parse_u64("-1"), Some(u64::MAX));
         assert_eq!(parse_u64("x"), None);
+    }
+
+    #[test]
+    fn lists() {
+        assert_eq!(
+            parse_list("0-3,8,10-11\n"),
+            Some(vec![0, 1, 2, 3, 8, 10, 11])
+        );
+        assert_eq!(parse_list("0"), Some(vec![0]));
+        assert_eq!(parse_list("\n"), Some(vec![]));
+        assert_eq!(parse_list("3-1"), None);
+        assert_eq!(parse_list("a"), None);
     }
 
     #[test]

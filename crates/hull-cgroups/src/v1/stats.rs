@@ -6,8 +6,8 @@ use std::path::Path;
 use crate::error::Result;
 use crate::fs;
 use crate::stats::{
-    hugepage_sizes, parse_dev, read_kv, read_u64, BlkioEntry, BlkioStats, CpuStats, HugetlbStats,
-    MemoryEntry, MemoryStats, PidsStats, Stats,
+    hugepage_sizes, parse_dev, read_i64, read_kv, read_list, read_u64, BlkioEntry, BlkioStats,
+    CpuStats, CpusetStats, HugetlbStats, MemoryEntry, MemoryStats, PidsStats, Stats,
 };
 
 /// The directory of a controller, if mounted.
@@ -25,6 +25,9 @@ pub(crate) fn collect(dir: DirOf<'_>) -> Result<Stats> {
         t.periods = st.get("nr_periods").copied().unwrap_or(0);
         t.throttled_periods = st.get("nr_throttled").copied().unwrap_or(0);
         t.throttled_time = st.get("throttled_time").copied().unwrap_or(0);
+    }
+    if let Some(d) = dir("cpuset") {
+        s.cpuset = cpuset(d)?;
     }
     if let Some(d) = dir("memory") {
         s.memory = memory(d)?;
@@ -46,6 +49,23 @@ pub(crate) fn collect(dir: DirOf<'_>) -> Result<Stats> {
         }
     }
     Ok(s)
+}
+
+fn cpuset(d: &Path) -> Result<CpusetStats> {
+    let flag = |name: &str| read_u64(d, &format!("cpuset.{name}"));
+    Ok(CpusetStats {
+        cpus: read_list(d, "cpuset.cpus")?,
+        cpu_exclusive: flag("cpu_exclusive")?,
+        mems: read_list(d, "cpuset.mems")?,
+        mem_hardwall: flag("mem_hardwall")?,
+        mem_exclusive: flag("mem_exclusive")?,
+        memory_migrate: flag("memory_migrate")?,
+        memory_spread_page: flag("memory_spread_page")?,
+        memory_spread_slab: flag("memory_spread_slab")?,
+        memory_pressure: flag("memory_pressure")?,
+        sched_load_balance: flag("sched_load_balance")?,
+        sched_relax_domain_level: read_i64(d, "cpuset.sched_relax_domain_level")?,
+    })
 }
 
 /// Nanoseconds per USER_HZ tick (`cpuacct.stat` counts ticks).

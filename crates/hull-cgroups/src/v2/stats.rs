@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::error::Result;
 use crate::fs;
 use crate::stats::{
-    hugepage_sizes, parse_dev, read_kv, read_u64, BlkioEntry, BlkioStats, HugetlbStats,
+    hugepage_sizes, parse_dev, read_kv, read_list, read_u64, BlkioEntry, BlkioStats, HugetlbStats,
     MemoryEntry, MemoryStats, PidsStats, Stats,
 };
 
@@ -20,6 +20,8 @@ pub(crate) fn collect(dir: &Path) -> Result<Stats> {
     s.cpu.throttling.periods = cpu.get("nr_periods").copied().unwrap_or(0);
     s.cpu.throttling.throttled_periods = cpu.get("nr_throttled").copied().unwrap_or(0);
     s.cpu.throttling.throttled_time = us("throttled_usec");
+    s.cpuset.cpus = read_list(dir, "cpuset.cpus.effective")?;
+    s.cpuset.mems = read_list(dir, "cpuset.mems.effective")?;
     s.memory = memory(dir)?;
     let limit = read_u64(dir, "pids.max")?;
     s.pids = PidsStats {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use hull_cgroups::{Manager, OomWatcher, Stats};
 use serde::Serialize;
 
+use super::netstats::{self, NetworkInterface};
 use super::state::{Container, Status};
 use crate::error::Result;
 
@@ -20,8 +21,26 @@ pub struct Event {
     pub id: String,
     /// The statistics (`stats` events only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<Stats>,
+    pub data: Option<StatsData>,
 }
+
+/// The `data` of a `stats` event: runc's `types.Stats`, the cgroup's statistics followed by
+/// `intel_rdt` and `network_interfaces`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatsData {
+    /// cpu, cpuset, memory, pids, blkio, hugetlb.
+    #[serde(flatten)]
+    pub cgroup: Stats,
+    /// Always `{}`: hull makes no resctrl group for a container, so there is nothing to
+    /// report (runc prints `{}` too for a container without `linux.intelRdt`).
+    pub intel_rdt: IntelRdt,
+    /// The interfaces of the container's own network namespace; `null` without one.
+    pub network_interfaces: Option<Vec<NetworkInterface>>,
+}
+
+/// runc's `types.IntelRdt`, of which hull fills nothing (see [`StatsData::intel_rdt`]).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IntelRdt {}
 
 /// How often a waiting stream checks that the container still runs.
 const ALIVE_CHECK: Duration = Duration::from_secs(1);
@@ -36,18 +55,22 @@ fn running(root: &Path, id: &str) -> Result<Container> {
     Ok(c)
 }
 
-fn stats_event(id: &str, cgroup: &dyn Manager) -> Result<Event> {
+fn stats_event(c: &Container, cgroup: &dyn Manager) -> Result<Event> {
     Ok(Event {
         kind: "stats".into(),
-        id: id.into(),
-        data: Some(cgroup.stats()?),
+        id: c.record.id.clone(),
+        data: Some(StatsData {
+            cgroup: cgroup.stats()?,
+            intel_rdt: IntelRdt::default(),
+            network_interfaces: netstats::of_process(c.record.pid),
+        }),
     })
 }
 
 /// The current statistics of container `id` as one `stats` event.
 pub fn stats(root: &Path, id: &str) -> Result<Event> {
     let c = running(root, id)?;
-    stats_event(id, super::cgroup::of(&c.record.cgroup_paths)?.as_ref())
+    stats_event(&c, super::cgroup::of(&c.record.cgroup_paths)?.as_ref())
 }
 
 /// Streams events of container `id` to `emit` until the container stops: `stats` every
@@ -81,7 +104,7 @@ pub fn watch(
             })?;
         }
         if Instant::now() >= next {
-            match stats_event(id, cgroup.as_ref()) {
+            match stats_event(&c, cgroup.as_ref()) {
                 Ok(ev) => emit(&ev)?,
                 Err(e) => tracing::warn!("stats: {e}"),
             }

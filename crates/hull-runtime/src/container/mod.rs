@@ -10,6 +10,7 @@ pub mod exec_process;
 pub mod foreground;
 pub mod kill;
 pub mod list;
+pub mod netstats;
 pub mod pause;
 pub mod ps;
 pub mod rootless;
