@@ -1,5 +1,5 @@
-//! `process.noNewPrivileges`, `process.rlimits`, `process.oomScoreAdj` and
-//! `process.user.umask`, read back from inside the container.
+//! `process.noNewPrivileges`, `process.rlimits`, `process.oomScoreAdj`,
+//! `process.user.umask` and `process.cwd`, read back from inside the container.
 
 use hull_integration::{leaks::assert_nothing_left, Hull};
 use serde_json::json;
@@ -140,4 +140,40 @@ fn lsm_labels_are_ignored_when_the_lsm_is_disabled() {
     b.sh_out("echo ran");
     h.create_start(&h.new_id(), &b);
     assert_eq!(b.wait_out().trim(), "ran");
+}
+
+/// A cwd only root can enter works for another user: entered before the switch (as runc).
+#[test]
+fn cwd_only_root_can_enter_works_for_a_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Hull::new();
+    let mut b = h.bundle();
+    let dir = b.host_path("/private");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    b.user(1000, 1000, &[]).cwd("/private").sh("pwd; id -u");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["/private", "1000"],
+        "{out}"
+    );
+}
+
+/// A missing cwd is made, except on a read-only root: there it is an error naming it, and
+/// nothing is left.
+#[test]
+fn missing_cwd_is_made_unless_the_root_is_read_only() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.root_readonly(false).cwd("/made/here").sh("pwd");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert_eq!(out.stdout.trim(), "/made/here", "{out}");
+    let mut b = h.bundle();
+    b.root_readonly(true).cwd("/not/there").sh("pwd");
+    let id = h.new_id();
+    h.create(&id, &b)
+        .assert_error(&["process.cwd", "/not/there", "does not exist", "read-only"]);
+    assert!(!b.host_path("/not").exists());
+    assert_nothing_left(&h, &id, &b.dir);
 }

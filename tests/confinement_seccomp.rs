@@ -7,6 +7,7 @@ use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::time::Duration;
 
+use hull_integration::sysc::{self, nr};
 use hull_integration::{leaks::assert_nothing_left, Hull};
 use serde_json::{json, Value};
 
@@ -67,7 +68,7 @@ fn errno_ret_is_returned_and_default_is_eperm() {
 }
 
 #[test]
-fn filter_loaded_early_without_no_new_privileges() {
+fn filter_applies_without_no_new_privileges() {
     let p = profile(
         "SCMP_ACT_ALLOW",
         json!([mkdir_rule("SCMP_ACT_ERRNO", json!({"errnoRet": 1}))]),
@@ -263,4 +264,68 @@ fn notify_is_answered_by_the_agent() {
     assert_eq!(state["metadata"], "meta-data", "{state}");
     assert_eq!(state["state"]["id"], json!(id), "{state}");
     assert!(state["pid"].as_i64().unwrap_or(0) > 0, "{state}");
+}
+
+/// Default ERRNO, and allowed only what `sysc` needs plus `extra`.
+fn only(extra: &[&str]) -> Value {
+    let mut names: Vec<&str> = sysc::NEEDS.to_vec();
+    names.extend_from_slice(extra);
+    json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]
+    })
+}
+
+/// Run `sysc args...` (as `uid`) under `seccomp`; returns the run's output.
+fn run_sysc(seccomp: Value, nnp: bool, uid: u32, args: &[&str]) -> hull_integration::Out {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["linux"]["seccomp"] = seccomp;
+    b.config["process"]["noNewPrivileges"] = json!(nnp);
+    b.add_sysc("/sysc", 0o4755).user(uid, uid, &[]);
+    let mut argv = vec!["/sysc"];
+    argv.extend_from_slice(args);
+    b.args(&argv);
+    h.run_fg(&h.new_id(), &b, &[])
+}
+
+/// The filter is loaded after everything hull does itself (closing fds, the start
+/// handshake), right before execve: a profile that allows only what the program needs is
+/// enough with noNewPrivileges, and without it only the one capset that gives up the
+/// CAP_SYS_ADMIN the load needed.
+#[test]
+fn a_profile_allowing_only_the_program_is_enough() {
+    let getpid = nr::GETPID.to_string();
+    let out = run_sysc(only(&["getpid"]), true, 0, &[&getpid]).ok();
+    assert!(out.stdout.contains("ret=1 errno=0"), "{out}");
+    let out = run_sysc(only(&["getpid", "capset"]), false, 0, &[&getpid]).ok();
+    assert!(out.stdout.contains("ret=1 errno=0"), "{out}");
+    let out = run_sysc(only(&["getpid", "capset"]), false, 1000, &[&getpid]).ok();
+    assert!(out.stdout.contains("ret=1 errno=0"), "{out}");
+}
+
+/// A profile does not set no_new_privs (libseccomp would, by default): without
+/// noNewPrivileges a set-uid program still gains its owner's uid; with it, it does not.
+#[test]
+fn seccomp_does_not_force_no_new_privs() {
+    let p = profile(
+        "SCMP_ACT_ALLOW",
+        json!([mkdir_rule("SCMP_ACT_ERRNO", json!({"errnoRet": 1}))]),
+    );
+    let out = run_with(
+        p.clone(),
+        false,
+        "grep -E 'NoNewPrivs|Seccomp:' /proc/self/status",
+    );
+    assert!(out.contains("NoNewPrivs:\t0"), "{out}");
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    let geteuid = nr::GETEUID.to_string();
+    let out = run_sysc(p.clone(), false, 1000, &[&geteuid]).ok();
+    assert!(
+        out.stdout.contains("ret=0 errno=0"),
+        "set-uid root ignored:\n{out}"
+    );
+    let out = run_sysc(p, true, 1000, &[&geteuid]).ok();
+    assert!(out.stdout.contains("ret=1000 errno=0"), "{out}");
 }

@@ -175,6 +175,16 @@ fn exec_cwd() {
     assert_eq!(exec_sh(&h, &id, &[], "pwd").trim(), "/");
 }
 
+/// `exec --cwd` never creates the directory: a missing one fails on chdir.
+#[test]
+fn exec_cwd_missing_fails_on_chdir() {
+    let h = Hull::new();
+    let (b, id) = running(&h);
+    let out = exec(&h, &id, &["--cwd", "/no/such/dir"], &["pwd"]);
+    out.assert_error(&["/no/such/dir"]);
+    assert!(!b.host_path("/no").exists(), "exec created its cwd");
+}
+
 #[test]
 fn exec_user_and_additional_gids() {
     let h = Hull::new();

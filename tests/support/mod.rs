@@ -10,6 +10,7 @@
 pub mod bundle;
 pub mod hull;
 pub mod leaks;
+pub mod sysc;
 pub mod userns;
 
 pub use bundle::Bundle;

@@ -32,14 +32,14 @@ pub fn run(
         if let Some(socket) = console {
             console::attach(socket, console_size(process)).map_err(at("console"))?;
         }
-        let (program, args, env) =
-            become_process_with(process, seccomp, &mut listener).map_err(at("process"))?;
+        let prepared = become_process_with(process, seccomp).map_err(at("process"))?;
         set_final_affinity(process).map_err(at("execCPUAffinity"))?;
         exec::close_inherited_fds(preserve_fds).map_err(at("close fds"))?;
         // Set-up is done: from here on only the seccomp load and execve remain.
         chan.send(&Msg::Ready).map_err(at("report ready"))?;
-        security::load_seccomp(seccomp, process, &mut listener, true).map_err(at("seccomp"))?;
-        Err(("exec", exec::execve(&program, &args, &env)))
+        security::load_seccomp(seccomp, &mut listener, prepared.caps_after_seccomp.as_ref())
+            .map_err(at("seccomp"))?;
+        Err(("exec", prepared.exec()))
     })();
     let Err((step, e)): Result<std::convert::Infallible, _> = result;
     chan.fail(step, &e);

@@ -23,6 +23,7 @@ mod user;
 
 use std::convert::Infallible;
 use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
 
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::{umask, Mode};
@@ -140,21 +141,22 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         .process()
         .as_ref()
         .ok_or(("process", Error::Msg("missing".into())))?;
+    ensure_cwd(process, readonly_root(spec)).map_err(at("process"))?;
     let seccomp = security::seccomp_profile(spec);
-    let (program, args, env) =
-        become_process_with(process, seccomp, &mut listener).map_err(at("process"))?;
+    let prepared = become_process_with(process, seccomp).map_err(at("process"))?;
     chan.send(&Msg::Ready).map_err(at("report ready"))?;
     let _started = exec::wait_for_start(cfg.fifo).map_err(at("wait for start"))?;
+    set_final_affinity(process).map_err(at("execCPUAffinity"))?;
+    exec::close_inherited_fds(cfg.preserve_fds).map_err(at("close fds"))?;
+    security::load_seccomp(seccomp, &mut listener, prepared.caps_after_seccomp.as_ref())
+        .map_err(at("seccomp"))?;
     hooks::run_point(
         spec,
         HookPoint::StartContainer,
         &hooks::with_status(&state, "created"),
     )
     .map_err(at("startContainer hooks"))?;
-    set_final_affinity(process).map_err(at("execCPUAffinity"))?;
-    exec::close_inherited_fds(cfg.preserve_fds).map_err(at("close fds"))?;
-    security::load_seccomp(seccomp, process, &mut listener, true).map_err(at("seccomp"))?;
-    Err(("exec", exec::execve(&program, &args, &env)))
+    Err(("exec", prepared.exec()))
 }
 
 /// `process.execCPUAffinity.initial`: the CPUs to run on before joining the cgroup.
@@ -206,34 +208,65 @@ fn runtime_hooks(chan: &Channel, spec: &Spec) -> Result<()> {
     }
 }
 
+fn readonly_root(spec: &Spec) -> bool {
+    spec.root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+}
+
 fn enter_root(cfg: &InitConfig) -> Result<()> {
     if cfg.no_pivot {
         pivot::move_root(&cfg.bundle.rootfs)?;
     } else {
         pivot::pivot(&cfg.bundle.rootfs)?;
     }
-    let readonly = cfg
-        .bundle
-        .spec
-        .root()
-        .as_ref()
-        .and_then(|r| r.readonly())
-        .unwrap_or(false);
-    if readonly {
+    if readonly_root(&cfg.bundle.spec) {
         pivot::make_readonly()?;
     }
     Ok(())
 }
 
-/// Apply rlimits, the OOM score, no_new_privileges, the user, capabilities and cwd, and find
-/// the program; returns what execve needs. `seccomp` is loaded here, before the capabilities
-/// are dropped, when the process has no noNewPrivileges (otherwise the caller loads it last,
-/// just before execve). Shared by init and `exec`.
+/// Create `process.cwd` (as root, inside the new root) when it is missing; on a read-only
+/// root that is an error naming it. Only init does this: `exec` never creates its cwd.
+fn ensure_cwd(process: &Process, readonly: bool) -> Result<()> {
+    let cwd = process.cwd();
+    if cwd.exists() {
+        return Ok(());
+    }
+    if readonly {
+        return Err(Error::Msg(format!(
+            "process.cwd: {} does not exist and the root filesystem is read-only",
+            cwd.display()
+        )));
+    }
+    std::fs::create_dir_all(cwd).ctx(|| format!("process.cwd: create {}", cwd.display()))
+}
+
+/// The process, set up and ready to exec: what is left is loading seccomp and execve.
+pub(crate) struct Prepared {
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<String>,
+    /// The capability sets to return to right after loading seccomp, when the process kept
+    /// CAP_SYS_ADMIN for it (see [`caps::for_privileged_seccomp`]).
+    pub caps_after_seccomp: Option<caps::CapSets>,
+}
+
+impl Prepared {
+    /// Replace this process with the program; returns only on failure.
+    pub fn exec(&self) -> Error {
+        exec::execve(&self.program, &self.args, &self.env)
+    }
+}
+
+/// Apply rlimits, the OOM score, the scheduler, no_new_privileges, the user, capabilities and
+/// cwd, and find the program; the seccomp filter is left for the caller to load last, with
+/// [`security::load_seccomp`]. Shared by init and `exec`.
 pub(crate) fn become_process_with(
     process: &Process,
     seccomp: Option<&LinuxSeccomp>,
-    listener: &mut security::Listener,
-) -> Result<(std::path::PathBuf, Vec<String>, Vec<String>)> {
+) -> Result<Prepared> {
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     oom::apply(process.oom_score_adj())?;
     if let Some(prio) = process.io_priority() {
@@ -242,19 +275,34 @@ pub(crate) fn become_process_with(
     if let Some(sched) = process.scheduler() {
         scheduling::set_scheduler(sched)?;
     }
-    if process.no_new_privileges().unwrap_or(false) {
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if nnp {
         nnp::set_no_new_privs()?;
     }
+    let target = caps::plan(process.capabilities().as_ref())?;
+    // Without no_new_privs, loading the filter needs CAP_SYS_ADMIN: keep it until then.
+    let during = match seccomp {
+        Some(_) if !nnp => caps::for_privileged_seccomp(&target),
+        _ => None,
+    };
+    let sets = during.as_ref().unwrap_or(&target);
     let cwd = process.cwd();
-    if !cwd.exists() {
-        std::fs::create_dir_all(cwd).ctx(|| format!("process.cwd: create {}", cwd.display()))?;
-    }
-    let cap_sets = caps::plan(process.capabilities().as_ref())?;
-    security::load_seccomp(seccomp, process, listener, false)?;
-    caps::before_user(&cap_sets)?;
+    // As runc: chdir while still root (a cwd only root can enter), and again as the user
+    // only when root was refused (a root-squashed network filesystem).
+    let entered = match chdir_inside(cwd) {
+        Ok(()) => true,
+        Err(Error::Sys {
+            source: nix::errno::Errno::EACCES,
+            ..
+        }) => false,
+        Err(e) => return Err(e),
+    };
+    caps::before_user(sets)?;
     user::become_user(process.user())?;
-    chdir_inside(cwd)?;
-    caps::after_user(&cap_sets)?;
+    if !entered {
+        chdir_inside(cwd)?;
+    }
+    caps::after_user(sets)?;
     let mut env = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user::home_of(process.user().uid())));
@@ -264,12 +312,17 @@ pub(crate) fn become_process_with(
         .first()
         .ok_or_else(|| Error::Msg("process.args: must name the program to run".into()))?;
     let program = exec::find_program(first, &env)?;
-    Ok((program, args, env))
+    Ok(Prepared {
+        program,
+        args,
+        env,
+        caps_after_seccomp: during.map(|_| target),
+    })
 }
 
 /// chdir to `cwd` and check the result is inside the container's root: a cwd reached through a
 /// leaked fd (`/proc/self/fd/N`) would show as unreachable (CVE-2024-21626).
-fn chdir_inside(cwd: &std::path::Path) -> Result<()> {
+fn chdir_inside(cwd: &Path) -> Result<()> {
     nix::unistd::chdir(cwd).ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => Ok(()),

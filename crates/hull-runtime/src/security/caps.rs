@@ -3,6 +3,11 @@
 //! ([`before_user`]); after setresuid the effective, inheritable and permitted sets are set
 //! with capset, and the ambient set is raised last ([`after_user`]).
 //!
+//! A seccomp filter without no_new_privs can only be loaded with CAP_SYS_ADMIN, and hull
+//! loads it as the last step before execve: the process then holds CAP_SYS_ADMIN in
+//! effective and permitted until the filter is in place ([`for_privileged_seccomp`]), and one
+//! capset right after the load gives the configured sets back ([`drop_to`]).
+//!
 //! A missing `capabilities` object, or a missing set in it, means an empty set (runc).
 //! A capability the kernel lacks, or that hull itself does not hold (so it cannot hand it
 //! on), is left out with a warning naming it; the container still runs.
@@ -164,6 +169,78 @@ pub fn after_user(sets: &CapSets) -> Result<()> {
             .map_err(caps_err(&format!("raise {cap} in the ambient set")))?;
     }
     Ok(())
+}
+
+/// `sets` with CAP_SYS_ADMIN added to effective and permitted, for loading a seccomp filter
+/// without no_new_privs at the very end; None when `sets` already have it there, or when the
+/// runtime does not hold it (the load then fails and says so).
+pub fn for_privileged_seccomp(sets: &CapSets) -> Option<CapSets> {
+    let admin = Capability::CAP_SYS_ADMIN;
+    let held = caps::has_cap(None, CapSet::Permitted, admin).unwrap_or(false);
+    if !held || (sets.effective.contains(&admin) && sets.permitted.contains(&admin)) {
+        return None;
+    }
+    let mut during = sets.clone();
+    during.effective.insert(admin);
+    during.permitted.insert(admin);
+    Some(during)
+}
+
+/// `capset` version 3 (64-bit sets), as `<linux/capability.h>` gives it.
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Set effective, permitted and inheritable to `sets` in one `capset` call (the only call
+/// hull makes after a seccomp filter loaded with CAP_SYS_ADMIN). The sets may only shrink;
+/// a failure (e.g. a filter that denies capset) is an error, never ignored.
+pub fn drop_to(sets: &CapSets) -> Result<()> {
+    let bits = |s: &CapsHashSet| s.iter().fold(0u64, |b, c| b | c.bitmask());
+    let (eff, perm, inh) = (
+        bits(&sets.effective),
+        bits(&sets.permitted),
+        bits(&sets.inheritable),
+    );
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [
+        CapData {
+            effective: eff as u32,
+            permitted: perm as u32,
+            inheritable: inh as u32,
+        },
+        CapData {
+            effective: (eff >> 32) as u32,
+            permitted: (perm >> 32) as u32,
+            inheritable: (inh >> 32) as u32,
+        },
+    ];
+    // SAFETY: capset reads one header and two data structs laid out as the kernel's
+    // (`#[repr(C)]`), both alive for the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    };
+    nix::errno::Errno::result(r)
+        .map(drop)
+        .map_err(|e| Error::Msg(format!("capabilities: capset after loading seccomp: {e}")))
 }
 
 /// Remove from `process.capabilities` (in the raw config JSON) every name oci-spec cannot

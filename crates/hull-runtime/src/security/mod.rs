@@ -13,7 +13,7 @@ pub mod selinux;
 
 use std::os::fd::OwnedFd;
 
-use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
+use oci_spec::runtime::{LinuxSeccomp, Spec};
 
 use crate::error::Result;
 
@@ -53,20 +53,20 @@ pub fn seccomp_listener(spec: &Spec, state: &str) -> Result<Listener> {
     Ok(Some((sock, doc)))
 }
 
-/// Load the seccomp filter if this is its moment: with noNewPrivileges, `late` (just before
-/// execve, after the start handshake); without, early (while init still has CAP_SYS_ADMIN,
-/// before the capabilities are dropped), as runc does. Used by init and by `exec`.
+/// Load the seccomp filter, the last step before execve (and the startContainer hooks, which
+/// run under it as with runc), then return to `caps_after` when the process kept
+/// CAP_SYS_ADMIN for the load (no noNewPrivileges: see [`caps::for_privileged_seccomp`]).
+/// Used by init and by `exec`.
 pub fn load_seccomp(
     profile: Option<&LinuxSeccomp>,
-    process: &Process,
     listener: &mut Listener,
-    late: bool,
+    caps_after: Option<&caps::CapSets>,
 ) -> Result<()> {
-    let Some(profile) = profile else {
-        return Ok(());
-    };
-    if process.no_new_privileges().unwrap_or(false) != late {
-        return Ok(());
+    if let Some(profile) = profile {
+        seccomp::load(profile, listener.take())?;
     }
-    seccomp::load(profile, listener.take())
+    match caps_after {
+        Some(sets) => caps::drop_to(sets),
+        None => Ok(()),
+    }
 }

@@ -161,6 +161,10 @@ pub fn build(profile: &LinuxSeccomp) -> std::result::Result<ScmpFilterContext, B
     let default = action(profile.default_action(), profile.default_errno_ret());
     let mut ctx =
         ScmpFilterContext::new(default).map_err(|e| bad(format!("{f}.defaultAction"), e))?;
+    // libseccomp would set no_new_privs while loading: that is `process.noNewPrivileges`'s
+    // business alone (init sets it itself, and loads without it while holding CAP_SYS_ADMIN).
+    ctx.set_ctl_nnp(false)
+        .map_err(|e| bad(f, format!("turn off libseccomp's no_new_privs: {e}")))?;
     add_arches(&mut ctx, profile)?;
     set_flags(&mut ctx, profile)?;
     let mut highest = -1;
