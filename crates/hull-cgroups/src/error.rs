@@ -62,6 +62,10 @@ pub enum CgroupError {
     #[error("no cgroup file system found: {0}")]
     NoCgroupFs(String),
 
+    /// systemd (over D-Bus) refused, failed or could not be reached.
+    #[error("systemd: {0}")]
+    Systemd(String),
+
     /// A state change (freeze/thaw) did not complete in time.
     #[error("timed out waiting for {path} to become {want}")]
     Timeout {

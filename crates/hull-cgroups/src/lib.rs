@@ -11,6 +11,7 @@
 //! - `resources.rs`: which OCI resource fields are supported, and values shared by v1/v2;
 //! - `stats.rs`: [`Stats`] (runc's `events` fields) and stat file parsers; `oom.rs`: OOM events;
 //! - `v1/`: one file per controller; `v2/`: the unified hierarchy;
+//! - `systemd/`: the cgroup as a transient systemd unit (D-Bus), limits then written by v1/v2;
 //! - `fs.rs`: cgroupfs file helpers; `error.rs`: [`CgroupError`].
 
 #![deny(missing_docs)]
@@ -22,6 +23,7 @@ mod oom;
 mod path;
 mod resources;
 mod stats;
+mod systemd;
 mod v1;
 mod v2;
 
@@ -39,6 +41,7 @@ pub use stats::{
     BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry, MemoryStats, PidsStats,
     Stats, Throttling,
 };
+pub use systemd::SystemdUnit;
 
 /// Where the cgroup is, as given in a container config (runc semantics).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,6 +104,13 @@ pub trait Manager: std::fmt::Debug + Send + Sync {
     /// Controller name (`"memory"`, `"cpu"`, `"name=systemd"`, ...; `""` for the cgroup2
     /// hierarchy) to the absolute cgroup directory. Comounted controllers share a directory.
     fn paths(&self) -> BTreeMap<String, PathBuf>;
+
+    /// The systemd unit that owns the cgroup (see [`new_systemd_manager`]), None for a
+    /// cgroup hull manages alone. A unit's cgroup exists only once [`Manager::apply`] has
+    /// started it with the process, so nothing can be cloned straight into it.
+    fn unit(&self) -> Option<SystemdUnit> {
+        None
+    }
 }
 
 /// Builds the manager for `cfg` on this host: detects the layout and resolves the cgroup
@@ -133,6 +143,35 @@ pub fn manager_for(
         Some(Mode::Unified) => Ok(Box::new(v2::V2Manager::new(layout, own, cfg)?)),
         Some(mode) => Ok(Box::new(v1::V1Manager::new(layout, own, cfg, mode)?)),
     }
+}
+
+/// The systemd driver (runc's `--systemd-cgroup`): `cfg.path` is a `slice:prefix:name`
+/// cgroupsPath (None or empty: `system.slice:hull:<cfg.name>`, with `user`
+/// `user.slice:hull:<cfg.name>`), a malformed one an error naming it. [`Manager::apply`]
+/// has systemd (the system's manager, or with `user` the caller's own) start the transient
+/// scope `<prefix>-<name>.scope` in the slice, with `Delegate=yes` and the pid, and waits
+/// for the job; [`Manager::set`] sends the limits systemd knows as unit properties, then
+/// writes all of them to the files; [`Manager::destroy`] stops the unit. A `name` ending in
+/// `.slice` makes a slice unit instead, which the process joins through cgroupfs. Talks to
+/// systemd already (where its cgroups are), so no systemd is an error here. The D-Bus
+/// client starts no thread.
+pub fn new_systemd_manager(
+    cfg: &CgroupConfig,
+    user: bool,
+) -> Result<Box<dyn Manager>, CgroupError> {
+    Ok(Box::new(systemd::SystemdManager::new(cfg, user)?))
+}
+
+/// Rebuilds the manager of a systemd `unit` whose cgroup directories are `paths`, as
+/// [`Manager::unit`] and [`Manager::paths`] returned them.
+pub fn load_systemd_manager(
+    paths: &BTreeMap<String, PathBuf>,
+    unit: &SystemdUnit,
+) -> Result<Box<dyn Manager>, CgroupError> {
+    let layout = detect::read_layout()?;
+    Ok(Box::new(systemd::SystemdManager::load(
+        &layout, paths, unit,
+    )?))
 }
 
 /// Rebuilds a manager for an existing cgroup from the map [`Manager::paths`] returned

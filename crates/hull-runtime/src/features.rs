@@ -217,8 +217,8 @@ pub fn document() -> Value {
             "cgroup": {
                 "v1": true,
                 "v2": true,
-                // --systemd-cgroup paths are mapped onto cgroupfs; systemd is not asked
-                "systemd": false,
+                // --systemd-cgroup: transient units over D-Bus (hull-cgroups' systemd/)
+                "systemd": true,
                 "systemdUser": false,
                 "rdma": true,
             },

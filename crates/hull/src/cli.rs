@@ -38,7 +38,7 @@ pub struct Global {
     /// Log debug messages too.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// cgroupsPath is in systemd's `slice:prefix:name` form (hull maps it onto cgroupfs).
+    /// Use systemd's cgroup driver: the cgroup is a transient unit, cgroupsPath `slice:prefix:name`.
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Rootless mode: true, false or auto (accepted; hull detects what it can do).

@@ -3,7 +3,7 @@
 mod controllers;
 mod devices;
 mod freezer;
-mod plan;
+pub(crate) mod plan;
 mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};

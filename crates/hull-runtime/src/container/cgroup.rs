@@ -1,59 +1,42 @@
 //! The container's cgroup, seen from the lifecycle: which one a new container gets, and how a
 //! later command finds it again from the state record.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-
 use std::os::fd::OwnedFd;
 
 use hull_cgroups::{CgroupConfig, Manager};
 use nix::fcntl::{open, OFlag};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, Spec};
 
+use super::state::Record;
 use crate::error::{Context, Result};
 
 /// The manager for a new container: `linux.cgroupsPath` if given, else `<own cgroup>/<id>`.
-/// With `systemd`, a `slice:prefix:name` path is placed where systemd would put the unit
-/// (`/<slice>/<prefix>-<name>.scope`); hull drives it through cgroupfs.
+/// With `systemd` (`--systemd-cgroup`), the cgroup is a transient systemd unit named by a
+/// `slice:prefix:name` cgroupsPath (default `system.slice:hull:<id>`), of the system's
+/// manager, or of the caller's own user manager when hull runs unprivileged.
 pub fn for_new(id: &str, spec: &Spec, systemd: bool) -> Result<Box<dyn Manager>> {
     let path = spec
         .linux()
         .as_ref()
         .and_then(|l| l.cgroups_path().as_ref());
-    let mut path = path.map(|p| p.to_string_lossy().into_owned());
-    if systemd {
-        path = Some(systemd_path(path.as_deref().unwrap_or(""), id));
-    }
     let cfg = CgroupConfig {
-        path,
+        path: path.map(|p| p.to_string_lossy().into_owned()),
         name: id.to_string(),
     };
+    if systemd {
+        let user = super::rootless::is_rootless();
+        return Ok(hull_cgroups::new_systemd_manager(&cfg, user)?);
+    }
     Ok(hull_cgroups::new_manager(&cfg)?)
 }
 
-/// `slice:prefix:name` as a cgroupfs path, as runc's systemd driver lays it out.
-fn systemd_path(path: &str, id: &str) -> String {
-    let parts: Vec<&str> = path.split(':').collect();
-    let (slice, prefix, name) = match parts.as_slice() {
-        [slice, prefix, name] => (*slice, *prefix, *name),
-        _ => ("", "hull", id),
-    };
-    let slice = if slice.is_empty() {
-        "system.slice"
-    } else {
-        slice
-    };
-    let unit = if prefix.is_empty() {
-        format!("{name}.scope")
-    } else {
-        format!("{prefix}-{name}.scope")
-    };
-    format!("/{slice}/{unit}")
-}
-
-/// The manager of an existing container, from the cgroup paths saved at create time
-/// ([`Record::cgroup_paths`](super::state::Record)).
-pub fn of(paths: &BTreeMap<String, PathBuf>) -> Result<Box<dyn Manager>> {
+/// The manager of an existing container, from the cgroup paths (and systemd unit) saved at
+/// create time ([`Record::cgroup_paths`], [`Record::cgroup_unit`]).
+pub fn of(record: &Record) -> Result<Box<dyn Manager>> {
+    let paths = &record.cgroup_paths;
+    if let Some(unit) = &record.cgroup_unit {
+        return Ok(hull_cgroups::load_systemd_manager(paths, unit)?);
+    }
     if paths.is_empty() {
         // a rootless container that runs without a cgroup
         return Ok(Box::new(super::rootless::NoCgroup));
@@ -63,8 +46,12 @@ pub fn of(paths: &BTreeMap<String, PathBuf>) -> Result<Box<dyn Manager>> {
 
 /// On a cgroup v2 host, create the cgroup now and open its directory, so a process can be
 /// cloned straight into it (`CLONE_INTO_CGROUP`). None on v1 and hybrid hosts, and without a
-/// cgroup: there the process joins its cgroup after the clone.
+/// cgroup, and for a systemd unit (made with the process): there the process joins its
+/// cgroup after the clone.
 pub fn clone_target(m: &dyn Manager) -> Result<Option<OwnedFd>> {
+    if m.unit().is_some() {
+        return Ok(None);
+    }
     // The manager's paths tell the layout it was made for (no need to read mountinfo
     // again): on v2 only the unified hierarchy (""), on hybrid hosts v1 hierarchies too.
     let paths = m.paths();
@@ -79,9 +66,9 @@ pub fn clone_target(m: &dyn Manager) -> Result<Option<OwnedFd>> {
     Ok(Some(fd))
 }
 
-/// Whether the cgroup at `paths` is frozen (false when it cannot be read).
-pub fn is_frozen(paths: &BTreeMap<String, PathBuf>) -> bool {
-    of(paths).and_then(|m| Ok(m.is_frozen()?)).unwrap_or(false)
+/// Whether the container's cgroup is frozen (false when it cannot be read).
+pub fn is_frozen(record: &Record) -> bool {
+    of(record).and_then(|m| Ok(m.is_frozen()?)).unwrap_or(false)
 }
 
 /// Device rules every container gets after its own (runc's allowed devices): mknod of any
@@ -121,22 +108,4 @@ pub fn resources(spec: &Spec) -> Result<Option<LinuxResources>> {
     rules.extend(serde_json::from_str::<Vec<LinuxDeviceCgroup>>(ALLOWED_DEVICES).map_err(parse)?);
     res.set_devices(Some(rules));
     Ok(Some(res))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::systemd_path;
-
-    #[test]
-    fn systemd_paths_become_scopes_under_their_slice() {
-        assert_eq!(
-            systemd_path("system.slice:cri-containerd:abc", "x"),
-            "/system.slice/cri-containerd-abc.scope"
-        );
-        assert_eq!(
-            systemd_path(":docker:abc", "x"),
-            "/system.slice/docker-abc.scope"
-        );
-        assert_eq!(systemd_path("", "c1"), "/system.slice/hull-c1.scope");
-    }
 }

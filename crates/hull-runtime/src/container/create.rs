@@ -114,7 +114,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     };
     let fifo = make_fifo(&dir)?;
     let mut cgroup = super::cgroup::for_new(&opts.id, &bundle.spec, opts.systemd_cgroup)?;
-    if super::rootless::is_rootless() {
+    if super::rootless::is_rootless() && !opts.systemd_cgroup {
         cgroup = super::rootless::cgroup_or_none(cgroup, &bundle.spec)?;
     }
     let plan = Plan::from_spec(&bundle.spec);
@@ -207,6 +207,7 @@ fn new_record(id: &str, pid: i32, bundle: &Bundle, cgroup: &dyn Manager) -> Resu
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         spec: bundle.spec.clone(),
         cgroup_paths: cgroup.paths(),
+        cgroup_unit: cgroup.unit(),
     })
 }
 

@@ -33,7 +33,7 @@ pub fn delete_loaded(c: &Container, force: bool) -> Result<()> {
         Status::Created => stop(c)?,
         s if force => {
             if s == Status::Paused {
-                super::cgroup::of(&c.record.cgroup_paths)?.thaw()?;
+                super::cgroup::of(&c.record)?.thaw()?;
             }
             stop(c)?
         }
@@ -69,6 +69,6 @@ pub fn destroy(c: &Container) -> Result<()> {
     if let Err(e) = hooks::run_point(&c.record.spec, HookPoint::Poststop, &state) {
         tracing::warn!("{e}");
     }
-    super::cgroup::of(&c.record.cgroup_paths)?.destroy()?;
+    super::cgroup::of(&c.record)?.destroy()?;
     std::fs::remove_dir_all(&c.dir).ctx(|| format!("remove {}", c.dir.display()))
 }

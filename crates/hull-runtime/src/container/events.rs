@@ -70,7 +70,7 @@ fn stats_event(c: &Container, cgroup: &dyn Manager) -> Result<Event> {
 /// The current statistics of container `id` as one `stats` event.
 pub fn stats(root: &Path, id: &str) -> Result<Event> {
     let c = running(root, id)?;
-    stats_event(&c, super::cgroup::of(&c.record.cgroup_paths)?.as_ref())
+    stats_event(&c, super::cgroup::of(&c.record)?.as_ref())
 }
 
 /// Streams events of container `id` to `emit` until the container stops: `stats` every
@@ -82,7 +82,7 @@ pub fn watch(
     emit: &mut dyn FnMut(&Event) -> Result<()>,
 ) -> Result<()> {
     let c = running(root, id)?;
-    let cgroup = super::cgroup::of(&c.record.cgroup_paths)?;
+    let cgroup = super::cgroup::of(&c.record)?;
     let mut oom = match cgroup.oom_watcher() {
         Ok(w) => Some(w),
         Err(e) => {

@@ -50,7 +50,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let (parent, child) = channel::pair()?;
     let (preserve, console_fd) = (opts.preserve_fds, console.init_end());
     let spec = &c.record.spec;
-    let cgroup = super::cgroup::of(&c.record.cgroup_paths)?;
+    let cgroup = super::cgroup::of(&c.record)?;
     let into_cgroup = super::cgroup::clone_target(cgroup.as_ref())?;
     let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
     let pid = spawn_init(&plan, into_fd, &parent, child, |chan| {

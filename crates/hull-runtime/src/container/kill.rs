@@ -32,7 +32,7 @@ pub fn signal_init(c: &Container, signal: Signal) -> Result<()> {
 
 /// Signal every process in the container's cgroup (and init, in case it is elsewhere).
 pub fn signal_all(c: &Container, signal: Signal) -> Result<()> {
-    let cgroup = super::cgroup::of(&c.record.cgroup_paths)?;
+    let cgroup = super::cgroup::of(&c.record)?;
     for pid in cgroup.pids()? {
         match nix::sys::signal::kill(Pid::from_raw(pid), signal) {
             Err(nix::errno::Errno::ESRCH) | Ok(()) => {}

@@ -11,7 +11,7 @@ pub fn pause(root: &Path, id: &str) -> Result<()> {
     let c = Container::load(root, id)?;
     let _lock = c.lock()?;
     require(&c, Status::Running, "container not running")?;
-    super::cgroup::of(&c.record.cgroup_paths)?.freeze()?;
+    super::cgroup::of(&c.record)?.freeze()?;
     Ok(())
 }
 
@@ -20,7 +20,7 @@ pub fn resume(root: &Path, id: &str) -> Result<()> {
     let c = Container::load(root, id)?;
     let _lock = c.lock()?;
     require(&c, Status::Paused, "container not paused")?;
-    super::cgroup::of(&c.record.cgroup_paths)?.thaw()?;
+    super::cgroup::of(&c.record)?.thaw()?;
     Ok(())
 }
 

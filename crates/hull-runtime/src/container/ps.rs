@@ -10,7 +10,7 @@ use crate::error::{Context, Error, Result};
 /// Every pid in container `id`'s cgroup (host pid namespace).
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     let c = Container::load(root, id)?;
-    Ok(super::cgroup::of(&c.record.cgroup_paths)?.pids()?)
+    Ok(super::cgroup::of(&c.record)?.pids()?)
 }
 
 /// Runs `ps <args>` (`-ef` when empty) and returns its header line and the lines whose PID

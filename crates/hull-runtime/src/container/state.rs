@@ -64,6 +64,9 @@ pub struct Record {
     pub spec: Spec,
     /// The container's cgroup directories, by controller ("" for the unified hierarchy).
     pub cgroup_paths: BTreeMap<String, PathBuf>,
+    /// The systemd unit that owns the cgroup (`--systemd-cgroup`), to stop it on delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_unit: Option<hull_cgroups::SystemdUnit>,
 }
 
 /// The OCI state document (`hull state`), with runc's extra `created` and `owner` fields.
@@ -151,7 +154,7 @@ impl Container {
             Status::Stopped
         } else if self.dir.join(EXEC_FIFO).exists() {
             Status::Created
-        } else if super::cgroup::is_frozen(&self.record.cgroup_paths) {
+        } else if super::cgroup::is_frozen(&self.record) {
             Status::Paused
         } else {
             Status::Running

@@ -25,7 +25,7 @@ pub fn update(root: &Path, id: &str, patch: &LinuxResources) -> Result<()> {
     if patch.memory().is_some() {
         patch.set_memory(*merged.memory());
     }
-    super::cgroup::of(&c.record.cgroup_paths)?.set(&patch)?;
+    super::cgroup::of(&c.record)?.set(&patch)?;
     let mut record = c.record.clone();
     set_resources(&mut record.spec, merged);
     state::save(&c.dir, &record)
