@@ -1,100 +1,66 @@
-//! Rootless: hull run by an unprivileged user (`hulltest`, created with `useradd` when
-//! missing, and left in place), `--root` in that user's home, a config from
-//! `hull spec --rootless`. With only the user's own id mapped nothing else is needed; wider
-//! mappings go through `newuidmap`/`newgidmap` (Debian `uidmap`) and `/etc/subuid`.
+//! Rootless: hull run by an unprivileged user (`hulltest`, see `support/rootless.rs`) with
+//! nothing but its own `XDG_RUNTIME_DIR` set (the state root is then
+//! `$XDG_RUNTIME_DIR/hull`), a config from `hull spec --rootless`. With only the user's own
+//! id mapped nothing else is needed; wider mappings go through `newuidmap`/`newgidmap`
+//! (Debian `uidmap`) and `/etc/subuid`. Also: root in a user namespace that is not the
+//! initial one (as rootless podman runs its runtime), and the cgroup a rootless container
+//! gets: none without delegation (with a warning, and an error for limits), the delegated
+//! subtree on cgroup v2.
 //!
-//! Each command runs as the user through `setpriv` (no PAM, environment kept).
+//! Each command runs as the user through `setpriv` (no PAM).
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use hull_integration::rootless::{sub_range, which, TestUser, USER};
 use hull_integration::userns::{chown_tree, map_lines, mapping};
 use hull_integration::{hull_bin, leaks, poll, unique, Bundle, Out};
 use serde_json::json;
 
-const USER: &str = "hulltest";
 const T: Duration = Duration::from_secs(30);
-
-/// `(uid, gid, home)` of the test user, creating it if missing.
-fn test_user() -> (u32, u32, PathBuf) {
-    let lookup = || {
-        let text = std::fs::read_to_string("/etc/passwd").unwrap();
-        text.lines().find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() >= 6 && f[0] == USER).then(|| {
-                (
-                    f[2].parse().unwrap(),
-                    f[3].parse().unwrap(),
-                    PathBuf::from(f[5]),
-                )
-            })
-        })
-    };
-    if let Some(u) = lookup() {
-        return u;
-    }
-    // Concurrent tests may race to create it: whoever loses finds it made.
-    let _ = Command::new("useradd")
-        .args(["-m", "-s", "/bin/sh", USER])
-        .stderr(Stdio::null())
-        .status()
-        .expect("run useradd (Debian package passwd)");
-    let (uid, gid, home) = lookup().expect("useradd hulltest");
-    std::fs::create_dir_all(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(uid), Some(gid)).unwrap();
-    (uid, gid, home)
-}
-
-/// The first `/etc/subuid` (or subgid) range of the test user: `(start, count)`.
-fn sub_range(file: &str) -> Option<(u32, u32)> {
-    let text = std::fs::read_to_string(file).ok()?;
-    text.lines().find_map(|l| {
-        let f: Vec<&str> = l.trim().split(':').collect();
-        if f.len() != 3 || f[0] != USER {
-            return None;
-        }
-        Some((f[1].parse().ok()?, f[2].parse().ok()?))
-    })
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .map(|d| Path::new(d).join(program))
-        .find(|p| p.is_file())
-}
 
 fn have(program: &str) -> bool {
     which(program).is_some()
 }
 
-/// hull as the test user, with a `--root` in its home; cleans up (as root) on drop.
+/// hull as the test user, with its own `XDG_RUNTIME_DIR` (so its state root is
+/// `$XDG_RUNTIME_DIR/hull`); cleans up (as root) on drop.
 struct Rootless {
+    user: TestUser,
     uid: u32,
     gid: u32,
-    root: PathBuf,
+    xdg: PathBuf,
     io: PathBuf,
     ids: std::cell::RefCell<Vec<String>>,
     dirs: std::cell::RefCell<Vec<PathBuf>>,
     path_env: Option<String>,
+    /// Runs hull through this wrapper (e.g. `unshare --user --map-root-user`).
+    wrapper: Vec<String>,
+    /// Leaves XDG_RUNTIME_DIR unset.
+    no_xdg: bool,
+    /// Runs hull in this cgroup (v2; joined as root before becoming the user).
+    cgroup: Option<PathBuf>,
 }
 
 impl Rootless {
     fn new() -> Rootless {
-        let (uid, gid, home) = test_user();
-        let root = home.join(format!("hull-it-{}", unique()));
+        let user = TestUser::get();
+        let xdg = user.runtime_dir();
         let io = hull_integration::fresh_dir("rl-io");
         Rootless {
-            uid,
-            gid,
-            root,
+            uid: user.uid,
+            gid: user.gid,
+            user,
+            xdg,
             io,
             ids: Default::default(),
             dirs: Default::default(),
             path_env: None,
+            wrapper: Vec::new(),
+            no_xdg: false,
+            cgroup: None,
         }
     }
 
@@ -104,19 +70,23 @@ impl Rootless {
         id
     }
 
-    /// The command `hull --root <root> <args>` as the user.
+    /// The state root hull picks for the user: `$XDG_RUNTIME_DIR/hull`.
+    fn root(&self) -> PathBuf {
+        self.xdg.join("hull")
+    }
+
+    /// The command `hull <args>` as the user.
     fn command(&self, args: &[&str]) -> Command {
-        // found before PATH may be changed for hull below
-        let setpriv = which("setpriv").expect("setpriv (Debian package util-linux)");
-        let mut c = Command::new(setpriv);
-        c.arg(format!("--reuid={}", self.uid))
-            .arg(format!("--regid={}", self.gid))
-            .arg("--clear-groups")
-            .arg("--")
-            .arg(hull_bin())
-            .arg("--root")
-            .arg(&self.root)
-            .args(args);
+        let xdg = (!self.no_xdg).then_some(self.xdg.as_path());
+        let mut c = match self.wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = self.user.command(xdg, program);
+                c.args(rest).arg(hull_bin());
+                c
+            }
+            None => self.user.command(xdg, hull_bin()),
+        };
+        c.args(args);
         if let Some(p) = &self.path_env {
             c.env("PATH", p);
         }
@@ -133,6 +103,9 @@ impl Rootless {
             self.io.join(format!("{n}.err")),
         );
         let mut cmd = self.command(args);
+        if let Some(cg) = &self.cgroup {
+            join_cgroup_on_exec(&mut cmd, cg);
+        }
         cmd.stdin(Stdio::null())
             .stdout(std::fs::File::create(&out).unwrap())
             .stderr(std::fs::File::create(&err).unwrap());
@@ -173,7 +146,7 @@ impl Rootless {
     }
 
     fn state_dir(&self, id: &str) -> PathBuf {
-        self.root.join(id)
+        self.root().join(id)
     }
 
     /// Nothing of `id` left: no state dir, no process rooted in the bundle, no cgroup.
@@ -200,7 +173,7 @@ impl Drop for Rootless {
                 .stderr(Stdio::null())
                 .status();
         }
-        for d in self.dirs.borrow().iter().chain([&self.io, &self.root]) {
+        for d in self.dirs.borrow().iter().chain([&self.io, &self.xdg]) {
             let _ = std::fs::remove_dir_all(d);
         }
     }
@@ -241,7 +214,7 @@ fn rootless_without_newuidmap_maps_the_users_own_id_and_refuses_more() {
     b.config["linux"]["uidMappings"] = maps.clone();
     b.config["linux"]["gidMappings"] = maps;
     let id = r.new_id();
-    let out = r.run_fg(&id, &b);
+    let out = without_cgroup_warning(r.run_fg(&id, &b));
     out.assert_error(&["newgidmap|newuidmap", "mappings"]);
     r.assert_nothing_left(&id, &b);
 }
@@ -352,4 +325,247 @@ fn rootless_bad_mapping_is_refused() {
     let id = r.new_id();
     r.run_fg(&id, &b).assert_error(&["uidMappings", "uid 0"]);
     r.assert_nothing_left(&id, &b);
+}
+
+/// `out` without the warning that the container runs without a cgroup (printed, where the
+/// user has no cgroup of its own, before a later step fails).
+fn without_cgroup_warning(mut out: Out) -> Out {
+    let kept: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !(l.contains("level=warning") && l.contains("without a cgroup")))
+        .collect();
+    out.stderr = kept.join("\n");
+    out
+}
+
+/// Makes `cmd` move itself into the v2 cgroup `dir` before it execs (while still root).
+fn join_cgroup_on_exec(cmd: &mut Command, dir: &Path) {
+    use std::os::fd::IntoRawFd;
+    use std::os::unix::process::CommandExt;
+    let procs = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("cgroup.procs"))
+        .unwrap_or_else(|e| panic!("open {}/cgroup.procs: {e}", dir.display()));
+    let fd = procs.into_raw_fd();
+    // SAFETY: write(2) and close(2) on an fd of our own are async-signal-safe; "0" moves the
+    // writing process itself.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::close(fd);
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn rootless_state_root_is_in_xdg_runtime_dir() {
+    let r = Rootless::new();
+    let mut b = r.bundle();
+    b.sh("exec sleep 1000");
+    let id = r.new_id();
+    b.save();
+    r.run(&["create", "--bundle", b.dir.to_str().unwrap(), &id])
+        .ok();
+    assert!(
+        r.state_dir(&id).join("state.json").exists(),
+        "no state in $XDG_RUNTIME_DIR/hull/{id}"
+    );
+    let meta = std::fs::metadata(r.root()).unwrap();
+    assert_eq!(meta.uid(), r.uid, "the state root belongs to the user");
+    assert_eq!(
+        meta.permissions().mode() & 0o7777,
+        0o1700,
+        "0700 and sticky, as runc makes $XDG_RUNTIME_DIR/runc"
+    );
+    let list = r.run(&["list", "--quiet"]).ok();
+    assert_eq!(list.stdout.trim(), id, "{list}");
+    r.run(&["delete", "--force", &id]).ok();
+    r.assert_nothing_left(&id, &b);
+}
+
+#[test]
+fn rootless_without_xdg_runtime_dir_names_both_roots() {
+    let mut r = Rootless::new();
+    let b = r.bundle();
+    r.no_xdg = true;
+    let id = r.new_id();
+    let out = r.run_fg(&id, &b);
+    out.assert_error(&["XDG_RUNTIME_DIR", "/run/hull", "--root"]);
+    r.run(&["list"])
+        .assert_error(&["XDG_RUNTIME_DIR", "/run/hull"]);
+    // --root still works without it
+    let root = r.xdg.join("given");
+    let out = r
+        .run(&["--root", root.to_str().unwrap(), "list", "--quiet"])
+        .ok();
+    assert_eq!(out.stdout.trim(), "", "{out}");
+    r.assert_nothing_left(&id, &b);
+}
+
+#[test]
+fn rootless_without_a_writable_cgroup_runs_without_one_and_warns() {
+    let r = Rootless::new();
+    let mut b = r.bundle();
+    b.sh("cat /proc/self/cgroup; echo ran");
+    let id = r.new_id();
+    let out = r.run_fg(&id, &b).ok();
+    assert!(out.stdout.contains("ran"), "{out}");
+    assert!(
+        out.stderr.contains("running without a cgroup"),
+        "runc's rootless cgroup manager goes on without one; hull says so:\n{out}"
+    );
+    let cgroups = leaks::cgroup_dirs(4, &|name| name == id);
+    assert!(cgroups.is_empty(), "a cgroup was made: {cgroups:?}");
+    r.assert_nothing_left(&id, &b);
+}
+
+#[test]
+fn rootless_false_makes_the_cgroup_required() {
+    let r = Rootless::new();
+    let mut b = r.bundle();
+    b.sh("echo ran");
+    let id = r.new_id();
+    b.save();
+    let out = r.run(&[
+        "--rootless",
+        "false",
+        "run",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ]);
+    out.assert_error(&["/sys/fs/cgroup", "permission denied"]);
+    assert!(!out.stdout.contains("ran"), "{out}");
+    r.assert_nothing_left(&id, &b);
+    let out = r.run(&["--rootless", "maybe", "list"]);
+    assert!(!out.success(), "{out}");
+    assert!(out.stderr.contains("maybe"), "{out}");
+}
+
+/// As rootless podman runs its runtime: root in a user namespace of the user's (here
+/// `unshare --user --map-root-user`), a config without a user namespace of its own. hull is
+/// rootless there too: state in `$XDG_RUNTIME_DIR/hull`, no cgroup.
+#[test]
+fn root_in_a_user_namespace_is_rootless() {
+    if !have("unshare") {
+        eprintln!("skipped: unshare (util-linux) not installed");
+        return;
+    }
+    let mut r = Rootless::new();
+    r.wrapper = vec!["unshare".into(), "--user".into(), "--map-root-user".into()];
+    let mut b = r.bundle();
+    b.remove_namespace("user");
+    let linux = b.config["linux"].as_object_mut().unwrap();
+    linux.remove("uidMappings");
+    linux.remove("gidMappings");
+    b.sh("id -u; cat /proc/self/uid_map; echo ran");
+    let id = r.new_id();
+    let out = r.run_fg(&id, &b).ok();
+    assert!(out.stdout.starts_with("0\n"), "{out}");
+    assert_eq!(map_lines(&out.stdout), [vec![0, r.uid as u64, 1]], "{out}");
+    assert!(out.stdout.contains("ran"), "{out}");
+    assert!(out.stderr.contains("running without a cgroup"), "{out}");
+
+    // detached, then found again in $XDG_RUNTIME_DIR/hull
+    b.sh("exec sleep 1000");
+    let id = r.new_id();
+    b.save();
+    r.run(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id])
+        .ok();
+    assert!(r.state_dir(&id).join("state.json").exists());
+    let state = r.run(&["state", &id]).ok();
+    assert!(state.stdout.contains("\"running\""), "{state}");
+    r.run(&["delete", "--force", &id]).ok();
+    r.assert_nothing_left(&id, &b);
+}
+
+/// A cgroup v2 subtree delegated to the user (a directory chowned to it, with controllers
+/// enabled, as systemd's `Delegate=yes` makes): a rootless container gets a cgroup there,
+/// with its limits; without limits or path, one under hull's own cgroup.
+#[test]
+fn rootless_delegated_cgroup_v2_subtree_is_used() {
+    if !hull_integration::cgroup_v2_only() {
+        eprintln!("skipped: not a cgroup v2 host (make test-v2 runs it in the v2 guest)");
+        return;
+    }
+    let delegated = Delegated::new(&TestUser::get());
+    let mut r = Rootless::new();
+    r.cgroup = Some(delegated.session.clone());
+    let mut b = r.bundle();
+    b.sh("cat /proc/self/cgroup; echo ran");
+    let id = r.new_id();
+    let rel = format!("/{}/{id}", delegated.name);
+    b.config["linux"]["cgroupsPath"] = json!(rel);
+    b.config["linux"]["resources"] =
+        json!({"memory": {"limit": 64 * 1024 * 1024}, "pids": {"limit": 50}});
+    b.save();
+    let bundle = b.dir.to_str().unwrap().to_string();
+    let out = r.run(&["create", "--bundle", &bundle, &id]).ok();
+    assert!(!out.stderr.contains("without a cgroup"), "{out}");
+    let cg = delegated.dir.join(&id);
+    let read = |f: &str| std::fs::read_to_string(cg.join(f)).unwrap_or_default();
+    assert_eq!(read("memory.max").trim(), "67108864");
+    assert_eq!(read("pids.max").trim(), "50");
+    let state: serde_json::Value =
+        serde_json::from_str(&r.run(&["state", &id]).ok().stdout).unwrap();
+    assert_eq!(read("cgroup.procs").trim(), state["pid"].to_string());
+    r.run(&["start", &id]).ok();
+    poll(T, "the container to stop", || {
+        let out = r.run(&["state", &id]);
+        out.stdout.contains("\"stopped\"").then_some(())
+    });
+    r.run(&["delete", &id]).ok();
+    assert!(!cg.exists(), "{} left behind", cg.display());
+
+    // no path, no limits: a cgroup under hull's own (the session), not a warning
+    let mut b = r.bundle();
+    b.sh("cat /proc/self/cgroup; echo ran");
+    let id = r.new_id();
+    let out = r.run_fg(&id, &b).ok();
+    assert!(out.stdout.contains("ran"), "{out}");
+    assert!(!out.stderr.contains("without a cgroup"), "{out}");
+    r.assert_nothing_left(&id, &b);
+}
+
+/// `/sys/fs/cgroup/hit-rl-…` with memory and pids enabled below it, and a `session` child
+/// (where the user's hull runs), both owned by the test user; removed when dropped.
+struct Delegated {
+    name: String,
+    dir: PathBuf,
+    session: PathBuf,
+}
+
+impl Delegated {
+    fn new(user: &TestUser) -> Delegated {
+        let name = format!("hit-rl-{}", unique());
+        let dir = Path::new("/sys/fs/cgroup").join(&name);
+        let _ = std::fs::write("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("cgroup.subtree_control"), "+memory +pids").unwrap();
+        let session = dir.join("session");
+        std::fs::create_dir(&session).unwrap();
+        for d in [&dir, &session] {
+            for f in [
+                "",
+                "cgroup.procs",
+                "cgroup.threads",
+                "cgroup.subtree_control",
+            ] {
+                std::os::unix::fs::chown(d.join(f), Some(user.uid), Some(user.gid)).unwrap();
+            }
+        }
+        Delegated { name, dir, session }
+    }
+}
+
+impl Drop for Delegated {
+    fn drop(&mut self) {
+        // hull's processes have all exited by now: the session is empty
+        let _ = std::fs::remove_dir(&self.session);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use hull_runtime::container::rootless::RootlessMode;
 
 /// hull: an OCI container runtime (a drop-in replacement for runc).
 #[derive(Debug, Parser)]
@@ -26,8 +27,12 @@ pub struct Cli {
 /// Flags every command accepts, before or after the command name.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Root directory for container state.
-    #[arg(long, global = true, default_value = "/run/hull")]
+    /// Root directory for container state [default: /run/hull, or $XDG_RUNTIME_DIR/hull when
+    /// rootless].
+    #[arg(long = "root", global = true, value_name = "ROOT")]
+    root_flag: Option<PathBuf>,
+    /// The state root in use: `--root`, else the default [`Global::resolve_root`] chose.
+    #[arg(skip)]
     pub root: PathBuf,
     /// Write logs to this file instead of stderr.
     #[arg(long, global = true)]
@@ -41,12 +46,27 @@ pub struct Global {
     /// Use systemd's cgroup driver: the cgroup is a transient unit, cgroupsPath `slice:prefix:name`.
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto (accepted; hull detects what it can do).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    pub rootless: Option<String>,
+    /// Ignore cgroup permission errors: true, false or auto (auto: when euid is not 0, or
+    /// in a user namespace other than the initial one). Before the command, as in runc
+    /// (`spec --rootless` is another flag).
+    #[arg(long, value_name = "auto|true|false", default_value = "auto",
+          value_parser = RootlessMode::parse)]
+    pub rootless: RootlessMode,
     /// Path to criu (accepted for compatibility; checkpointing is not supported).
     #[arg(long, global = true)]
     pub criu: Option<PathBuf>,
+}
+
+impl Global {
+    /// Sets [`Global::root`]: `--root` when given, else the default state root (`/run/hull`,
+    /// or `$XDG_RUNTIME_DIR/hull` for a rootless caller), or the error saying neither will do.
+    pub fn resolve_root(&mut self) -> hull_runtime::Result<()> {
+        self.root = match &self.root_flag {
+            Some(root) => root.clone(),
+            None => hull_runtime::container::state_root::default_root()?,
+        };
+        Ok(())
+    }
 }
 
 /// Log line format.

@@ -22,7 +22,7 @@ fn main() {
     };
     logging::init(&cli.global);
     let (name, id) = cli.command.describe();
-    let code = match commands::dispatch(&cli.global, cli.command, guard) {
+    let code = match commands::dispatch(cli.global, cli.command, guard) {
         Ok(code) => code,
         Err(e) => {
             let msg = match id {

@@ -44,6 +44,9 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// `--systemd-cgroup`: `cgroupsPath` is `slice:prefix:name`.
     pub systemd_cgroup: bool,
+    /// The cgroup may be skipped when it cannot be made (`--rootless`, see
+    /// [`RootlessMode::cgroups_optional`](super::rootless::RootlessMode::cgroups_optional)).
+    pub rootless_cgroups: bool,
 }
 
 /// Undoes a half-made container when dropped, unless disarmed.
@@ -114,7 +117,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     };
     let fifo = make_fifo(&dir)?;
     let mut cgroup = super::cgroup::for_new(&opts.id, &bundle.spec, opts.systemd_cgroup)?;
-    if super::rootless::is_rootless() && !opts.systemd_cgroup {
+    if opts.rootless_cgroups && !opts.systemd_cgroup {
         cgroup = super::rootless::cgroup_or_none(cgroup, &bundle.spec)?;
     }
     let plan = Plan::from_spec(&bundle.spec);

@@ -17,4 +17,5 @@ pub mod rootless;
 pub mod run;
 pub mod start;
 pub mod state;
+pub mod state_root;
 pub mod update;

@@ -1,19 +1,72 @@
-//! What changes when hull runs unprivileged (rootless): the cgroup is used only when the
-//! caller may write to it (a delegated subtree), and otherwise skipped as runc does, with an
-//! error when the config asks for limits that could then not be applied.
+//! What changes when hull runs rootless: who counts as rootless (`--rootless`), how an
+//! unprivileged caller maps ids, and the cgroup, used only when the caller may write to it (a
+//! delegated subtree) and otherwise skipped as runc does, with an error when the config asks
+//! for limits that could then not be applied.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use hull_cgroups::{CgroupError, Manager, OomWatcher, Stats};
-use nix::unistd::{access, AccessFlags};
 use oci_spec::runtime::{LinuxIdMapping, Spec};
 
+use super::state_root::may_create;
 use crate::error::{Error, Result};
 
-/// True when hull runs without root privileges.
+/// True when hull runs without root privileges (euid ≠ 0): ids beyond its own are mapped
+/// through `newuidmap`/`newgidmap`.
 pub fn is_rootless() -> bool {
     !nix::unistd::geteuid().is_root()
+}
+
+/// True when this process is in the initial user namespace (its uid map is the identity of
+/// all 2^32-1 ids), as runc's `RunningInUserNS` tells; true too when the map cannot be read.
+pub fn in_initial_user_namespace() -> bool {
+    let Ok(map) = std::fs::read_to_string("/proc/self/uid_map") else {
+        return true;
+    };
+    let lines: Vec<Vec<&str>> = map
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    matches!(lines.as_slice(), [l] if l.as_slice() == ["0", "0", "4294967295"])
+}
+
+/// `--rootless`, with runc's meaning: whether a cgroup that cannot be made is skipped
+/// (true) or fatal (false); `auto` decides from who runs hull.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RootlessMode {
+    /// Rootless when euid ≠ 0, or euid 0 in a user namespace that is not the initial one
+    /// (whose root may not own the host's cgroups).
+    #[default]
+    Auto,
+    /// Always rootless.
+    True,
+    /// Never rootless: a cgroup that cannot be made fails the container.
+    False,
+}
+
+impl RootlessMode {
+    /// Parses `auto` or a boolean as runc does (`true`/`false`, `1`/`0`, `t`/`f`, any case
+    /// of `true`/`false`); the error names the flag and the value.
+    pub fn parse(value: &str) -> std::result::Result<RootlessMode, String> {
+        match value {
+            "auto" => Ok(RootlessMode::Auto),
+            "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(RootlessMode::True),
+            "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(RootlessMode::False),
+            _ => Err(format!(
+                "--rootless: {value:?} is not one of auto, true, false"
+            )),
+        }
+    }
+
+    /// Whether the container's cgroup is optional (runc's rootless cgroup manager).
+    pub fn cgroups_optional(self) -> bool {
+        match self {
+            RootlessMode::True => true,
+            RootlessMode::False => false,
+            RootlessMode::Auto => is_rootless() || !in_initial_user_namespace(),
+        }
+    }
 }
 
 /// Write the id maps of `pid`'s new user namespace as an unprivileged user. A map of the
@@ -71,12 +124,13 @@ fn run_helper(helper: &str, field: &str, pid: i32, maps: &[LinuxIdMapping]) -> R
 }
 
 /// The cgroup of a rootless container: `wanted` when the caller can create (or already owns)
-/// its directory in every hierarchy, else [`NoCgroup`]. Without a cgroup, limits in
-/// `linux.resources` (device rules aside, which a rootless container cannot need) are an
-/// error, as in runc ("cannot set … limit: container could not join or create cgroup").
+/// its directory in every hierarchy, else [`NoCgroup`], with a warning. Without a cgroup,
+/// limits in `linux.resources` (device rules aside, which a rootless container cannot need)
+/// are an error, as in runc ("cannot set … limit: container could not join or create
+/// cgroup").
 pub fn cgroup_or_none(wanted: Box<dyn Manager>, spec: &Spec) -> Result<Box<dyn Manager>> {
     let paths = wanted.paths();
-    let writable = !paths.is_empty() && paths.values().all(|p| can_create(p));
+    let writable = !paths.is_empty() && paths.values().all(|p| may_create(p));
     if writable {
         return Ok(wanted);
     }
@@ -92,20 +146,17 @@ pub fn cgroup_or_none(wanted: Box<dyn Manager>, spec: &Spec) -> Result<Box<dyn M
             nix::unistd::geteuid()
         )));
     }
-    tracing::debug!("rootless: cgroup not writable, running without one");
+    let denied = paths
+        .values()
+        .find(|p| !may_create(p))
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "(none found)".into());
+    tracing::warn!(
+        "rootless: cannot create the cgroup {denied} as uid {}: running without a cgroup \
+         (no limits, pause or stats; delegate a cgroup subtree to use one)",
+        nix::unistd::geteuid()
+    );
     Ok(Box::new(NoCgroup))
-}
-
-/// The cgroup dir exists and is writable, or its nearest existing ancestor is.
-fn can_create(dir: &Path) -> bool {
-    let mut p: Option<&Path> = Some(dir);
-    while let Some(d) = p {
-        if d.exists() {
-            return access(d, AccessFlags::W_OK | AccessFlags::X_OK).is_ok();
-        }
-        p = d.parent();
-    }
-    false
 }
 
 /// The first resource field (other than `devices`) the spec sets, if any.
@@ -174,6 +225,21 @@ impl Manager for NoCgroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rootless_flag_values_are_runcs() {
+        assert_eq!(RootlessMode::parse("auto"), Ok(RootlessMode::Auto));
+        for v in ["true", "1", "t", "TRUE", "True"] {
+            assert_eq!(RootlessMode::parse(v), Ok(RootlessMode::True), "{v}");
+        }
+        for v in ["false", "0", "f", "FALSE", "False"] {
+            assert_eq!(RootlessMode::parse(v), Ok(RootlessMode::False), "{v}");
+        }
+        let err = RootlessMode::parse("yes").unwrap_err();
+        assert!(err.contains("--rootless") && err.contains("yes"), "{err}");
+        assert!(RootlessMode::True.cgroups_optional());
+        assert!(!RootlessMode::False.cgroups_optional());
+    }
 
     #[test]
     fn limits_other_than_devices_are_found() {

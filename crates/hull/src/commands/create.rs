@@ -16,6 +16,7 @@ pub fn options(global: &Global, flags: &CreateFlags) -> CreateOptions {
         console_socket: flags.console_socket.clone(),
         preserve_fds: flags.preserve_fds,
         systemd_cgroup: global.systemd_cgroup,
+        rootless_cgroups: global.rootless.cgroups_optional(),
     }
 }
 

@@ -34,10 +34,14 @@ pub fn may_need_exe_guard(args: impl IntoIterator<Item = std::ffi::OsString>) ->
 /// Run a parsed command; returns hull's exit code. `guard` is the outcome of the binary
 /// guard taken before parsing: a guarded command fails with its error, the others ignore it.
 pub fn dispatch(
-    global: &Global,
+    mut global: Global,
     command: Command,
     guard: hull_runtime::Result<()>,
 ) -> anyhow::Result<i32> {
+    if !matches!(command, Command::Spec { .. } | Command::Features) {
+        global.resolve_root()?;
+    }
+    let global = &global;
     if global.criu.is_some() {
         tracing::warn!("--criu is accepted but checkpoint/restore is not supported");
     }
