@@ -198,11 +198,20 @@ pub fn libseccomp_version() -> Option<String> {
         .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
 }
 
-/// The features document (`hull features` prints it).
-pub fn document() -> Value {
+/// Whether checkpoint/restore works here: CRIU (`criu`, the global `--criu`) is installed,
+/// recent enough, and `criu check` passes on this kernel.
+pub fn checkpoint_enabled(criu: Option<&std::path::Path>) -> bool {
+    crate::criu::Criu::find(criu).is_ok_and(|c| c.works_here())
+}
+
+/// The features document (`hull features` prints it); `criu` is the global `--criu`.
+pub fn document(criu: Option<&std::path::Path>) -> Value {
     let mut annotations = serde_json::Map::new();
     annotations.insert(VERSION_ANNOTATION.into(), json!(env!("CARGO_PKG_VERSION")));
-    annotations.insert("io.github.hull.checkpoint.enabled".into(), json!("false"));
+    annotations.insert(
+        "io.github.hull.checkpoint.enabled".into(),
+        json!(checkpoint_enabled(criu).to_string()),
+    );
     if let Some(v) = libseccomp_version() {
         annotations.insert("io.github.seccomp.libseccomp.version".into(), json!(v));
     }
@@ -246,7 +255,7 @@ mod tests {
 
     #[test]
     fn document_is_a_runtime_spec_features_document() {
-        let doc = document();
+        let doc = document(None);
         let parsed: oci_spec::runtime::Features =
             serde_json::from_value(doc.clone()).expect("oci-spec reads it");
         assert_eq!(parsed.oci_version_max(), crate::OCI_VERSION);

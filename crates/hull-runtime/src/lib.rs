@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod container;
+pub mod criu;
 pub mod error;
 pub mod features;
 pub mod hooks;

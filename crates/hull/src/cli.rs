@@ -52,7 +52,7 @@ pub struct Global {
     #[arg(long, value_name = "auto|true|false", default_value = "auto",
           value_parser = RootlessMode::parse)]
     pub rootless: RootlessMode,
-    /// Path to criu (accepted for compatibility; checkpointing is not supported).
+    /// Path to the criu binary for checkpoint and restore (default: criu in PATH).
     #[arg(long, global = true)]
     pub criu: Option<PathBuf>,
 }
@@ -219,6 +219,90 @@ pub struct UpdateFlags {
     pub pids_limit: Option<i64>,
 }
 
+// Flags `checkpoint` and `restore` share, as runc's.
+#[derive(Debug, Args)]
+pub struct CriuFlags {
+    /// The container id.
+    pub id: String,
+    /// Directory of the checkpoint images (default: ./checkpoint).
+    #[arg(long = "image-path")]
+    pub image_path: Option<PathBuf>,
+    /// Directory for CRIU's log and work files (default: the image path).
+    #[arg(long = "work-path")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections.
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets.
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// The container is a shell job (its session and terminal come from outside).
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks.
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// Pages are served lazily (userfaultfd).
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+    /// How CRIU handles cgroups: soft, full, strict or ignore.
+    #[arg(long = "manage-cgroups-mode")]
+    pub manage_cgroups_mode: Option<String>,
+    /// A namespace to create empty instead of restoring it (only "network"); repeatable.
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Vec<String>,
+    /// Deduplicate the memory images against their parent.
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+}
+
+// Flags of `checkpoint` only.
+#[derive(Debug, Args)]
+pub struct CheckpointFlags {
+    #[command(flatten)]
+    pub criu: CriuFlags,
+    /// The images of a previous --pre-dump, relative to the image path.
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the container running after the checkpoint.
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Dump the memory only (the container keeps running), as the parent of a later dump.
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    /// An fd CRIU writes to once the lazy-pages server is ready.
+    #[arg(long = "status-fd")]
+    pub status_fd: Option<i32>,
+    /// Send the memory pages to a CRIU page server at ADDRESS:PORT.
+    #[arg(long = "page-server")]
+    pub page_server: Option<String>,
+}
+
+// Flags of `restore` only.
+#[derive(Debug, Args)]
+pub struct RestoreFlags {
+    #[command(flatten)]
+    pub criu: CriuFlags,
+    /// Path to the bundle directory (default: the current directory).
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Return once restored instead of waiting for the container.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the restored init's pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket to send the new pty master to (when process.terminal is true).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Accepted for compatibility: CRIU restores the container's own mount namespace.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Accepted for compatibility: hull always reaps the container itself.
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+}
+
 /// The subcommands, named and flagged as runc's. Only the given subcommand's arguments are
 /// built (`defer`): building all of them cost a `hull start` more than its own work in the
 /// emulated cgroup v2 guest of tests/vm/bench-v2.sh.
@@ -299,6 +383,10 @@ pub enum Command {
     },
     /// Change the resource limits of a running container.
     Update(UpdateFlags),
+    /// Checkpoint a running container with CRIU.
+    Checkpoint(CheckpointFlags),
+    /// Restore a container from a checkpoint.
+    Restore(RestoreFlags),
     /// Print the OCI features document: what this hull supports (runtime-spec features.md).
     Features,
     /// Write a default config.json.
@@ -331,6 +419,8 @@ impl Command {
             Command::Ps { id, .. } => ("ps", Some(id.clone())),
             Command::Events { id, .. } => ("events", Some(id.clone())),
             Command::Update(u) => ("update", Some(u.id.clone())),
+            Command::Checkpoint(c) => ("checkpoint", Some(c.criu.id.clone())),
+            Command::Restore(r) => ("restore", Some(r.criu.id.clone())),
         }
     }
 }

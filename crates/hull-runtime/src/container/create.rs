@@ -96,9 +96,12 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
 
 /// Whether the bundle's process asks for a terminal.
 pub fn wants_terminal(bundle: &Bundle) -> bool {
-    bundle
-        .spec
-        .process()
+    wants_terminal_spec(&bundle.spec)
+}
+
+/// Whether the spec's process asks for a terminal.
+pub fn wants_terminal_spec(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.process()
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false)
@@ -174,7 +177,7 @@ fn map_ids(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
 }
 
 /// Create `<root>/<id>` exclusively: the id is ours from here on.
-fn reserve(root: &Path, dir: &Path, id: &str) -> Result<()> {
+pub(crate) fn reserve(root: &Path, dir: &Path, id: &str) -> Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o711)

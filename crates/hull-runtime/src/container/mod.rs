@@ -1,6 +1,7 @@
 //! The container lifecycle seen from outside: one operation a file.
 
 pub mod cgroup;
+pub mod checkpoint;
 pub mod console;
 pub mod create;
 pub mod delete;
@@ -13,6 +14,7 @@ pub mod list;
 pub mod netstats;
 pub mod pause;
 pub mod ps;
+pub mod restore;
 pub mod rootless;
 pub mod run;
 pub mod start;

@@ -71,7 +71,7 @@ pub fn set_size(fd: &OwnedFd, rows: u16, cols: u16) -> Result<()> {
 }
 
 /// Send the master with its name as payload (what runc's recvtty and containerd expect).
-fn send_master(socket: RawFd, master: &OwnedFd) -> Result<()> {
+pub(crate) fn send_master(socket: RawFd, master: &OwnedFd) -> Result<()> {
     let name = b"/dev/ptmx";
     let fds = [master.as_raw_fd()];
     sendmsg::<()>(

@@ -3,7 +3,7 @@
 
 mod cgroupfs;
 pub(crate) mod console;
-mod devices;
+pub(crate) mod devices;
 pub mod enter;
 mod exec;
 mod hostname;

@@ -1,5 +1,6 @@
 //! One file per subcommand, each a thin call into hull-runtime.
 
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -9,6 +10,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod resume;
 mod run;
 mod spec;
@@ -42,9 +44,6 @@ pub fn dispatch(
         global.resolve_root()?;
     }
     let global = &global;
-    if global.criu.is_some() {
-        tracing::warn!("--criu is accepted but checkpoint/restore is not supported");
-    }
     if matches!(
         command,
         Command::Create(_) | Command::Run { .. } | Command::Exec(_)
@@ -79,7 +78,9 @@ pub fn dispatch(
             interval,
         } => events::run(global, &id, stats, &interval),
         Command::Update(flags) => update::run(global, &flags),
-        Command::Features => features::run(),
+        Command::Features => features::run(global),
+        Command::Checkpoint(flags) => checkpoint::run(global, &flags),
+        Command::Restore(flags) => restore::run(global, &flags),
     }
 }
 
