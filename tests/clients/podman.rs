@@ -421,3 +421,54 @@ fn podman_kill_zero_stays_in_the_container() {
     assert_eq!(st.stdout.trim(), "running", "{st}");
     p.p(&["rm", "--force", "--time", "0", &name]).ok();
 }
+
+/// `--read-only` (tmpfs /tmp, /var/tmp and /run, all `tmpcopyup`), `--tmpfs` over an image
+/// directory (its contents copied in) and `--mount type=tmpfs` with size and mode.
+#[test]
+fn podman_read_only_and_tmpfs() {
+    let Some(p) = Podman::new("podman/podman_read_only_and_tmpfs") else {
+        return;
+    };
+    let script = "touch /tmp/t && echo tmp=writable; touch /var/tmp/t && echo vartmp=writable; \
+                  touch /etc/x 2>/dev/null || echo root=readonly; \
+                  echo env=$(readlink /usr/bin/env); touch /usr/bin/new && echo usrbin=writable; \
+                  echo scratch=$(stat -c %a /scratch); \
+                  grep -E ' /(tmp|usr/bin|scratch) ' /proc/self/mountinfo";
+    let out = p
+        .podman_run(&[
+            "--rm",
+            "--network",
+            "none",
+            "--read-only",
+            "--tmpfs",
+            "/usr/bin",
+            "--mount",
+            "type=tmpfs,destination=/scratch,tmpfs-size=1m,tmpfs-mode=1770",
+            IMAGE_REF,
+            "sh",
+            "-c",
+            script,
+        ])
+        .ok();
+    for want in [
+        "tmp=writable",
+        "vartmp=writable",
+        "root=readonly",
+        "env=/bin/busybox",
+        "usrbin=writable",
+        "scratch=1770",
+    ] {
+        assert!(
+            out.stdout.lines().any(|l| l == want),
+            "missing {want:?}:\n{out}"
+        );
+    }
+    for dest in ["/tmp", "/usr/bin", "/scratch"] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.contains(&format!(" {dest} ")) && l.contains(" - tmpfs ")),
+            "{dest} is not a tmpfs:\n{out}"
+        );
+    }
+}

@@ -26,45 +26,6 @@ pub const HOOKS: [&str; 6] = [
     "poststop",
 ];
 
-/// Mount options hull itself interprets: flags and propagation (`init/mount_options.rs`), and
-/// id-mapped bind mounts (`idmap`, `ridmap`: `bootstrap/idmap_mount.rs`). Anything else in a
-/// mount's `options` goes to the filesystem as data (as with runc), so is not listed.
-pub const MOUNT_OPTIONS: &[&str] = &[
-    "async",
-    "atime",
-    "bind",
-    "dev",
-    "diratime",
-    "dirsync",
-    "exec",
-    "idmap",
-    "mand",
-    "noatime",
-    "nodev",
-    "nodiratime",
-    "noexec",
-    "nomand",
-    "norelatime",
-    "nostrictatime",
-    "nosuid",
-    "private",
-    "rbind",
-    "relatime",
-    "ridmap",
-    "ro",
-    "rprivate",
-    "rshared",
-    "rslave",
-    "runbindable",
-    "rw",
-    "shared",
-    "slave",
-    "strictatime",
-    "suid",
-    "sync",
-    "unbindable",
-];
-
 /// Namespace types hull creates (one `clone3`) or joins (`setns`), `bootstrap/namespaces.rs`.
 pub const NAMESPACES: [&str; 8] = [
     "cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts",
@@ -219,7 +180,7 @@ pub fn document(criu: Option<&std::path::Path>) -> Value {
         "ociVersionMin": OCI_VERSION_MIN,
         "ociVersionMax": crate::OCI_VERSION,
         "hooks": HOOKS,
-        "mountOptions": MOUNT_OPTIONS,
+        "mountOptions": crate::init::mount_options::known_options(),
         "linux": {
             "namespaces": NAMESPACES,
             "capabilities": capabilities(),

@@ -9,7 +9,7 @@ mod exec;
 mod hostname;
 pub mod inroot;
 mod keyring;
-mod mount_options;
+pub(crate) mod mount_options;
 mod mounts;
 mod network;
 mod paths;
@@ -19,6 +19,7 @@ mod remount;
 mod rootfs;
 mod session;
 pub mod sysctl;
+mod tmpcopyup;
 mod user;
 
 use std::convert::Infallible;

@@ -8,8 +8,13 @@ use nix::mount::MsFlags;
 pub struct MountOptions {
     /// Flags for `mount(2)` (includes `MS_BIND`/`MS_REC` for bind and rbind).
     pub flags: MsFlags,
+    /// Flags the options explicitly clear (`rw`, `suid`, `dev`, `exec`, ...), which a bind
+    /// remount must not keep from the source.
+    pub cleared: MsFlags,
     /// Propagation changes to apply after mounting, in order.
     pub propagation: Vec<MsFlags>,
+    /// `tmpcopyup`: fill a new tmpfs with a copy of the directory it covers.
+    pub tmpcopyup: bool,
     /// Everything else, passed to the filesystem as `data` (comma-joined).
     pub data: Vec<String>,
 }
@@ -24,9 +29,16 @@ impl MountOptions {
     pub fn data(&self) -> Option<String> {
         (!self.data.is_empty()).then(|| self.data.join(","))
     }
+
+    /// Whether the data sets `key=` (e.g. `mode`, `uid`) for the filesystem.
+    pub fn has_data_key(&self, key: &str) -> bool {
+        self.data
+            .iter()
+            .any(|d| d.split_once('=').is_some_and(|(k, _)| k == key))
+    }
 }
 
-/// Flags an option sets (`true`) or clears (`false`).
+/// Flags an option sets (`true`) or clears (`false`): runc's list, the kernel's `MS_*` flags.
 fn flag_option(opt: &str) -> Option<(bool, MsFlags)> {
     use MsFlags as F;
     Some(match opt {
@@ -52,10 +64,87 @@ fn flag_option(opt: &str) -> Option<(bool, MsFlags)> {
         "norelatime" => (false, F::MS_RELATIME),
         "strictatime" => (true, F::MS_STRICTATIME),
         "nostrictatime" => (false, F::MS_STRICTATIME),
+        "nosymfollow" => (true, MS_NOSYMFOLLOW),
+        "symfollow" => (false, MS_NOSYMFOLLOW),
+        "acl" => (true, F::MS_POSIXACL),
+        "noacl" => (false, F::MS_POSIXACL),
+        "silent" => (true, F::MS_SILENT),
+        "loud" => (false, F::MS_SILENT),
+        "iversion" => (true, F::MS_I_VERSION),
+        "noiversion" => (false, F::MS_I_VERSION),
+        "lazytime" => (true, F::MS_LAZYTIME),
+        "nolazytime" => (false, F::MS_LAZYTIME),
+        "defaults" => (true, F::empty()),
         "bind" => (true, F::MS_BIND),
         "rbind" => (true, F::MS_BIND | F::MS_REC),
         _ => return None,
     })
+}
+
+/// `MS_NOSYMFOLLOW` (Linux 5.10), which nix does not name.
+pub const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
+
+/// Options hull handles apart from flags and propagation: `tmpcopyup` here, `idmap` and
+/// `ridmap` (with or without a value) in `bootstrap/idmap_mount.rs`.
+fn is_extension(opt: &str) -> bool {
+    let name = opt.split_once('=').map_or(opt, |(n, _)| n);
+    matches!(name, "idmap" | "ridmap") || opt == "tmpcopyup"
+}
+
+/// Every option word hull interprets itself (the rest is filesystem data): what
+/// `hull features` advertises as `mountOptions`.
+pub fn known_options() -> Vec<&'static str> {
+    const WORDS: &[&str] = &[
+        "ro",
+        "rw",
+        "nosuid",
+        "suid",
+        "nodev",
+        "dev",
+        "noexec",
+        "exec",
+        "sync",
+        "async",
+        "dirsync",
+        "remount",
+        "mand",
+        "nomand",
+        "atime",
+        "noatime",
+        "diratime",
+        "nodiratime",
+        "relatime",
+        "norelatime",
+        "strictatime",
+        "nostrictatime",
+        "nosymfollow",
+        "symfollow",
+        "acl",
+        "noacl",
+        "silent",
+        "loud",
+        "iversion",
+        "noiversion",
+        "lazytime",
+        "nolazytime",
+        "defaults",
+        "bind",
+        "rbind",
+        "private",
+        "rprivate",
+        "shared",
+        "rshared",
+        "slave",
+        "rslave",
+        "unbindable",
+        "runbindable",
+        "tmpcopyup",
+        "idmap",
+        "ridmap",
+    ];
+    let mut all = WORDS.to_vec();
+    all.sort_unstable();
+    all
 }
 
 /// The propagation change an option or a `rootfsPropagation` value names; None if unknown.
@@ -74,23 +163,30 @@ pub fn propagation(opt: &str) -> Option<MsFlags> {
     })
 }
 
-/// Parse an `options` list; unknown words become filesystem data, as runc does.
+/// Parse an `options` list; unknown words become filesystem data, as runc does, and the
+/// id-mapping options are left to `bootstrap/idmap_mount.rs`.
 pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
     let mut parsed = MountOptions {
         flags: MsFlags::empty(),
+        cleared: MsFlags::empty(),
         propagation: Vec::new(),
+        tmpcopyup: false,
         data: Vec::new(),
     };
     for opt in options.iter().map(AsRef::as_ref) {
         if let Some((set, flag)) = flag_option(opt) {
             if set {
                 parsed.flags |= flag;
+                parsed.cleared &= !flag;
             } else {
                 parsed.flags &= !flag;
+                parsed.cleared |= flag;
             }
         } else if let Some(p) = propagation(opt) {
             parsed.propagation.push(p);
-        } else if !opt.is_empty() {
+        } else if opt == "tmpcopyup" {
+            parsed.tmpcopyup = true;
+        } else if !opt.is_empty() && !is_extension(opt) {
             parsed.data.push(opt.to_string());
         }
     }
@@ -131,5 +227,23 @@ mod tests {
         assert!(o.is_bind());
         assert!(o.flags.contains(MsFlags::MS_REC | MsFlags::MS_RDONLY));
         assert_eq!(o.data(), None);
+    }
+
+    #[test]
+    fn every_advertised_option_is_interpreted_not_passed_as_data() {
+        for opt in known_options() {
+            assert_eq!(parse(&[opt]).data(), None, "{opt}");
+        }
+        assert_eq!(parse(&["idmap=uids=0-1-1"]).data(), None);
+    }
+
+    #[test]
+    fn tmpcopyup_and_cleared_flags() {
+        let o = parse(&["rw", "tmpcopyup", "suid", "nosymfollow"]);
+        assert!(o.tmpcopyup);
+        assert_eq!(o.cleared, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID);
+        assert_eq!(o.flags, MS_NOSYMFOLLOW);
+        let o = parse(&["suid", "nosuid"]);
+        assert_eq!((o.flags, o.cleared), (MsFlags::MS_NOSUID, MsFlags::empty()));
     }
 }

@@ -9,8 +9,9 @@ use oci_spec::runtime::Mount;
 
 use super::inroot::{self, Create};
 use super::mount_options::{self, MountOptions};
+use super::tmpcopyup;
 use crate::bootstrap::idmap_mount::{self, IdmappedMounts};
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 
 /// Mount every entry of `mounts` under the rootfs opened as `root`.
 pub fn mount_all(
@@ -48,13 +49,31 @@ fn mount_one(
     } else if typ == "cgroup" || typ == "cgroup2" {
         super::cgroupfs::mount(root, dest, &opts, new_cgroupns)?;
     } else {
-        let target = inroot::open(root, dest, Create::Dir)?;
         let source = m
             .source()
             .as_deref()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from(typ));
-        let flags = opts.flags & !MsFlags::MS_REMOUNT;
+        // A tmpfs may need the directory it covers, if there was one: to copy it
+        // (tmpcopyup), or for its mode.
+        let (target, covered) = match inroot::open(root, dest, Create::Nothing) {
+            Ok(target) if typ == "tmpfs" => {
+                let dir =
+                    tmpcopyup::open_dir(&target).ctx(|| format!("open {}", dest.display()))?;
+                (target, Some(dir))
+            }
+            Ok(target) => (target, None),
+            Err(Error::Sys {
+                source: Errno::ENOENT,
+                ..
+            }) => (inroot::open(root, dest, Create::Dir)?, None),
+            Err(e) => return Err(e),
+        };
+        let mut flags = opts.flags & !MsFlags::MS_REMOUNT;
+        if opts.tmpcopyup {
+            // written to first, made read-only after the copy
+            flags &= !MsFlags::MS_RDONLY;
+        }
         let data = opts.data();
         match mount(
             Some(&source),
@@ -68,10 +87,54 @@ fn mount_one(
                 let fallback = mount_options::parse(&["rbind", "nosuid", "nodev", "noexec", "ro"]);
                 return bind(root, Path::new("/sys"), dest, &fallback);
             }
-            other => other.ctx(|| format!("mount {typ} on {}", dest.display()))?,
+            other => other.ctx(|| {
+                let data = data
+                    .as_deref()
+                    .map(|d| format!(" with data {d:?}"))
+                    .unwrap_or_default();
+                format!(
+                    "mount {typ} {} on {}{data}",
+                    source.display(),
+                    dest.display()
+                )
+            })?,
+        }
+        if let Some(covered) = covered {
+            fill_tmpfs(root, dest, &opts, &covered)?;
         }
     }
     set_propagation(root, dest, &opts)
+}
+
+/// A new tmpfs at `dest`: with `tmpcopyup`, copy in the directory it covers (then make it
+/// read-only if asked); without, give its root the mode of that directory unless `mode=` says
+/// otherwise (runc alike).
+fn fill_tmpfs(root: &OwnedFd, dest: &Path, opts: &MountOptions, covered: &OwnedFd) -> Result<()> {
+    let keep_mode = opts.has_data_key("mode");
+    if !opts.tmpcopyup && keep_mode {
+        return Ok(());
+    }
+    let mounted = inroot::open(root, dest, Create::Nothing)?;
+    let top = tmpcopyup::open_dir(&mounted).ctx(|| format!("open the tmpfs {}", dest.display()))?;
+    let what = dest.display().to_string();
+    if opts.tmpcopyup {
+        let keep_owner = opts.has_data_key("uid") || opts.has_data_key("gid");
+        tmpcopyup::copy_up(covered, &top, keep_owner, keep_mode, &what)?;
+        if opts.flags.contains(MsFlags::MS_RDONLY) {
+            let flags = (opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC)) | MsFlags::MS_REMOUNT;
+            mount(
+                None::<&str>,
+                &inroot::fd_path(&mounted),
+                None::<&str>,
+                flags,
+                opts.data().as_deref(),
+            )
+            .ctx(|| format!("remount the tmpfs {} read-only", dest.display()))?;
+        }
+        Ok(())
+    } else {
+        tmpcopyup::copy_mode(covered, &top).ctx(|| format!("chmod the tmpfs {}", dest.display()))
+    }
 }
 
 /// Bind-mount a host path, then remount with the requested flags if any.
