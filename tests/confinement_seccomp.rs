@@ -237,6 +237,32 @@ fn agent(listener: UnixListener) -> std::thread::JoinHandle<Value> {
     })
 }
 
+/// A seccomp agent for every process that connects (init, then each `exec`): answers each
+/// notified syscall with ENOSPC; returns how many connections it served once `conns` did.
+fn agent_for(listener: UnixListener, conns: usize) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let workers: Vec<_> = (0..conns)
+            .map_while(|_| listener.accept().ok())
+            .map(|(conn, _)| {
+                std::thread::spawn(move || {
+                    let (fd, _) = recv_fd(conn.as_raw_fd());
+                    while let Ok(req) = libseccomp::ScmpNotifReq::receive(fd) {
+                        let resp = libseccomp::ScmpNotifResp::new_error(
+                            req.id,
+                            -libc::ENOSPC,
+                            libseccomp::ScmpNotifRespFlags::empty(),
+                        );
+                        let _ = resp.respond(fd);
+                    }
+                })
+            })
+            .collect();
+        let n = workers.len();
+        workers.into_iter().for_each(|w| drop(w.join()));
+        n
+    })
+}
+
 #[test]
 fn notify_is_answered_by_the_agent() {
     let h = Hull::new();
@@ -328,4 +354,104 @@ fn seccomp_does_not_force_no_new_privs() {
     );
     let out = run_sysc(p, true, 1000, &[&geteuid]).ok();
     assert!(out.stdout.contains("ret=1000 errno=0"), "{out}");
+}
+
+/// A syscall numbered above every one the profile names gets ENOSYS (so programs fall back
+/// to older calls), one the profile could have named gets the default errno.
+#[test]
+fn syscalls_newer_than_the_profile_get_enosys() {
+    for (nr, errno) in [
+        (1000, libc::ENOSYS),
+        (440, libc::ENOSYS),
+        (110, libc::EPERM),
+    ] {
+        let out = run_sysc(only(&[]), true, 0, &[&nr.to_string()]).ok();
+        let want = format!("ret=-1 errno={errno}");
+        assert!(
+            out.stdout.contains(&want),
+            "syscall {nr}: want {want}:\n{out}"
+        );
+    }
+}
+
+/// startContainer hooks run under the container's filter (as runc's do), with and without
+/// noNewPrivileges.
+#[test]
+fn start_container_hooks_run_under_the_filter() {
+    for nnp in [true, false] {
+        let h = Hull::new();
+        let mut b = h.bundle();
+        b.config["linux"]["seccomp"] = profile(
+            "SCMP_ACT_ALLOW",
+            json!([mkdir_rule("SCMP_ACT_ERRNO", json!({"errnoRet": 28}))]),
+        );
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        b.add_hook(
+            "startContainer",
+            json!({"path": "/bin/sh", "args": ["sh", "-c", "mkdir /tmp/by-hook 2>/hook.out"]}),
+        );
+        b.root_readonly(false).args(&["true"]);
+        let out = h.run_fg(&h.new_id(), &b, &[]);
+        assert!(
+            !out.success(),
+            "nnp {nnp}: the failing hook fails the start:\n{out}"
+        );
+        assert!(b.read("/hook.out").contains("No space left"), "nnp {nnp}");
+        assert!(!b.host_path("/tmp/by-hook").exists(), "nnp {nnp}");
+    }
+}
+
+/// NOTIFY reaches the agent from init's startContainer hooks, from init and from every
+/// exec'd process (each connects to listenerPath and sends its own notify fd), with and
+/// without noNewPrivileges.
+#[test]
+fn notify_for_hooks_and_exec() {
+    for nnp in [true, false] {
+        let h = Hull::new();
+        let sock = h.temp_dir().join("agent.sock");
+        let handle = agent_for(UnixListener::bind(&sock).unwrap(), 2);
+        let mut b = h.bundle();
+        let mut p = profile(
+            "SCMP_ACT_ALLOW",
+            json!([mkdir_rule("SCMP_ACT_NOTIFY", json!({}))]),
+        );
+        p["listenerPath"] = json!(sock);
+        b.config["linux"]["seccomp"] = p;
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        b.add_hook(
+            "startContainer",
+            json!({"path": "/bin/sh", "args": ["sh", "-c", "mkdir /tmp/h 2>/hook.out; true"]}),
+        );
+        b.root_readonly(false)
+            .sh("mkdir /tmp/i 2>/init.out; touch /ready; exec sleep 1000");
+        let id = h.new_id();
+        h.create_start(&id, &b);
+        let ready = b.host_path("/ready");
+        hull_integration::poll(Duration::from_secs(30), "/ready", || {
+            ready.exists().then_some(())
+        });
+        assert!(b.read("/hook.out").contains("No space left"), "nnp {nnp}");
+        assert!(b.read("/init.out").contains("No space left"), "nnp {nnp}");
+        let out = h
+            .run(&["exec", &id, "sh", "-c", "mkdir /tmp/e 2>&1; true"])
+            .ok();
+        assert!(
+            out.stdout.contains("No space left"),
+            "nnp {nnp}: exec\n{out}"
+        );
+        for d in ["/tmp/h", "/tmp/i", "/tmp/e"] {
+            assert!(!b.host_path(d).exists(), "nnp {nnp}: {d} was made");
+        }
+        h.kill(&id, Some("KILL")).ok();
+        h.wait_stopped(&id);
+        h.delete(&id, false).ok();
+        hull_integration::poll(Duration::from_secs(10), "the agent to finish", || {
+            handle.is_finished().then_some(())
+        });
+        assert_eq!(
+            handle.join().unwrap(),
+            2,
+            "nnp {nnp}: init and exec connected"
+        );
+    }
 }

@@ -53,9 +53,18 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let cgroup = super::cgroup::of(&c.record)?;
     let into_cgroup = super::cgroup::clone_target(cgroup.as_ref())?;
     let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
+    let agent = crate::security::connect_seccomp_agent(spec)?;
     let pid = spawn_init(&plan, into_fd, &parent, child, |chan| {
-        crate::init::enter::run(chan, &opts.process, spec, console_fd, preserve)
+        crate::init::enter::run(
+            chan,
+            &opts.process,
+            spec,
+            console_fd,
+            preserve,
+            agent.as_ref(),
+        )
     })?;
+    drop(agent);
     let started = cgroup
         .apply(pid)
         .map_err(Error::from)

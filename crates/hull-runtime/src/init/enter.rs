@@ -3,7 +3,7 @@
 //! process under the container's seccomp profile, and `execve`. The channel is
 //! close-on-exec, so the parent sees it close when the exec succeeded.
 
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 
 use oci_spec::runtime::{Process, Spec};
 
@@ -12,22 +12,30 @@ use super::{
     set_initial_affinity, wait_proceed,
 };
 use crate::bootstrap::channel::{Channel, Msg};
+use crate::error::Context as _;
 use crate::security;
 
-/// Run the exec'd process; returns (an exit code) only after reporting a failure.
+/// Run the exec'd process (`seccomp_agent`: the agent's socket, connected by the parent on
+/// the host); returns (an exit code) only after reporting a failure.
 pub fn run(
     chan: &Channel,
     process: &Process,
     container: &Spec,
     console: Option<RawFd>,
     preserve_fds: u32,
+    seccomp_agent: Option<&OwnedFd>,
 ) -> i32 {
     let result = (|| {
         session::lead_new_session().map_err(at("session"))?;
         set_initial_affinity(process).map_err(at("execCPUAffinity"))?;
         let state = wait_proceed(chan).map_err(at("wait for the parent"))?;
+        let agent = seccomp_agent
+            .map(|s| s.try_clone())
+            .transpose()
+            .ctx(|| "dup the seccomp agent's socket")
+            .map_err(at("seccomp listener"))?;
         let mut listener =
-            security::seccomp_listener(container, &state).map_err(at("seccomp listener"))?;
+            security::seccomp_listener(container, agent, &state).map_err(at("seccomp listener"))?;
         let seccomp = security::seccomp_profile(container);
         if let Some(socket) = console {
             console::attach(socket, console_size(process)).map_err(at("console"))?;

@@ -88,7 +88,9 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         set_initial_affinity(process).map_err(at("execCPUAffinity"))?;
     }
     let state = wait_proceed(chan).map_err(at("wait for the parent"))?;
-    let mut listener = security::seccomp_listener(spec, &state).map_err(at("seccomp listener"))?;
+    let agent = security::connect_seccomp_agent(spec).map_err(at("seccomp listener"))?;
+    let mut listener =
+        security::seccomp_listener(spec, agent, &state).map_err(at("seccomp listener"))?;
     umask(Mode::empty());
     if cfg.new_namespaces.contains(CloneFlags::CLONE_NEWUSER) {
         user::become_namespace_root().map_err(at("user namespace"))?;

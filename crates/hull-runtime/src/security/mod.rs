@@ -9,6 +9,7 @@ pub mod oom;
 pub mod rlimits;
 pub mod scheduling;
 pub mod seccomp;
+pub mod seccomp_enosys;
 pub mod selinux;
 
 use std::os::fd::OwnedFd;
@@ -40,15 +41,20 @@ pub fn seccomp_profile(spec: &Spec) -> Option<&LinuxSeccomp> {
     spec.linux().as_ref().and_then(|l| l.seccomp().as_ref())
 }
 
-/// Connect to the seccomp agent when the profile notifies (init does this before pivot_root).
-pub fn seccomp_listener(spec: &Spec, state: &str) -> Result<Listener> {
-    let Some(profile) = seccomp_profile(spec).filter(|p| seccomp::has_notify(p)) else {
+/// Connect to the seccomp agent when the profile notifies; done where `listenerPath` (a host
+/// path) is reachable: by init before pivot_root, by `exec` before it joins the container.
+pub fn connect_seccomp_agent(spec: &Spec) -> Result<Option<OwnedFd>> {
+    let path = seccomp_profile(spec)
+        .filter(|p| seccomp::has_notify(p))
+        .and_then(|p| p.listener_path().as_deref());
+    path.map(seccomp::connect_listener).transpose()
+}
+
+/// The agent's socket with the state document to send along with the notify fd.
+pub fn seccomp_listener(spec: &Spec, sock: Option<OwnedFd>, state: &str) -> Result<Listener> {
+    let (Some(sock), Some(profile)) = (sock, seccomp_profile(spec)) else {
         return Ok(None);
     };
-    let Some(path) = profile.listener_path() else {
-        return Ok(None);
-    };
-    let sock = seccomp::connect_listener(path)?;
     let doc = seccomp::process_state(state, profile.listener_metadata().as_deref())?;
     Ok(Some((sock, doc)))
 }

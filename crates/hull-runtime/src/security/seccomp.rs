@@ -9,14 +9,8 @@
 //!   cannot express that, so each comparison then becomes a rule of its own (ORed), as runc;
 //! * `SCMP_CMP_MASKED_EQ` compares `arg & value == valueTwo`.
 //!
-//! Syscalls newer than the profile: a profile written for an older kernel denies a new syscall
-//! with its default errno (often EPERM), and programs then fail instead of falling back to the
-//! old call (glibc tries clone3, then clone, only on ENOSYS). runc patches the generated BPF
-//! to return ENOSYS above the highest syscall it knows. hull does the same with plain rules:
-//! when the default action denies (anything but ALLOW/LOG), every native syscall number above
-//! the highest one the profile names, up to [`ENOSYS_UP_TO`], gets an `ERRNO(ENOSYS)` rule. A
-//! syscall the profile names keeps its own action; only those it cannot have known about
-//! (numbered after everything it names) return ENOSYS.
+//! Syscalls newer than the profile get ENOSYS, as with runc: see [`super::seccomp_enosys`].
+//! hull loads the program itself (`seccomp(2)`), so the kernel flags are set here too.
 
 use std::collections::HashMap;
 use std::io::IoSlice;
@@ -34,11 +28,8 @@ use oci_spec::runtime::{
     LinuxSeccompOperator, LinuxSyscall,
 };
 
+use super::seccomp_enosys;
 use crate::error::{Context, Error, Result};
-
-/// Native syscall numbers up to this one get ENOSYS when newer than the profile (x86_64 has
-/// fewer than 470 today; numbers with no syscall behind them cost a rule and nothing else).
-pub const ENOSYS_UP_TO: i32 = 499;
 
 /// Flags oci-spec cannot represent; dropped from the raw config with a warning.
 const UNSUPPORTED_FLAGS: [&str; 1] = ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"];
@@ -166,14 +157,9 @@ pub fn build(profile: &LinuxSeccomp) -> std::result::Result<ScmpFilterContext, B
     ctx.set_ctl_nnp(false)
         .map_err(|e| bad(f, format!("turn off libseccomp's no_new_privs: {e}")))?;
     add_arches(&mut ctx, profile)?;
-    set_flags(&mut ctx, profile)?;
-    let mut highest = -1;
     for (i, sc) in profile.syscalls().iter().flatten().enumerate() {
         let field = format!("{f}.syscalls[{i}]");
-        highest = highest.max(add_syscall(&mut ctx, sc, default, &field)?);
-    }
-    if !matches!(default, ScmpAction::Allow | ScmpAction::Log) {
-        enosys_above(&mut ctx, highest);
+        add_syscall(&mut ctx, sc, default, &field)?;
     }
     Ok(ctx)
 }
@@ -192,30 +178,48 @@ fn add_arches(
     Ok(())
 }
 
-fn set_flags(
-    ctx: &mut ScmpFilterContext,
-    profile: &LinuxSeccomp,
-) -> std::result::Result<(), BadProfile> {
-    for (i, flag) in profile.flags().iter().flatten().enumerate() {
-        let done = match flag {
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => ctx.set_ctl_tsync(true).map(drop),
-            LinuxSeccompFilterFlag::SeccompFilterFlagLog => ctx.set_ctl_log(true).map(drop),
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true).map(drop),
+/// The `seccomp(2)` flags for the profile's `flags`, plus NEW_LISTENER when it notifies.
+/// TSYNC is left out with a listener (the kernel refuses both; hull is single-threaded).
+fn kernel_flags(profile: &LinuxSeccomp) -> libc::c_ulong {
+    let notify = has_notify(profile);
+    let mut flags = if notify {
+        libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+    } else {
+        0
+    };
+    for flag in profile.flags().iter().flatten() {
+        flags |= match flag {
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync if notify => 0,
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
+                libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
+            }
         };
-        if let Err(e) = done {
-            tracing::warn!("linux.seccomp.flags[{i}]: {flag} is not supported here ({e}); skipped");
-        }
     }
-    Ok(())
+    flags
 }
 
-/// Add the rules of one `syscalls[]` entry; returns the highest native number it names (-1).
+/// The architectures the filter covers: the native one and the profile's.
+fn filter_arches(profile: &LinuxSeccomp) -> Vec<ScmpArch> {
+    let mut arches = vec![ScmpArch::native()];
+    for a in profile.architectures().iter().flatten() {
+        if let Ok(scmp) = arch(*a) {
+            if !arches.contains(&scmp) {
+                arches.push(scmp);
+            }
+        }
+    }
+    arches
+}
+
+/// Add the rules of one `syscalls[]` entry.
 fn add_syscall(
     ctx: &mut ScmpFilterContext,
     sc: &LinuxSyscall,
     default: ScmpAction,
     field: &str,
-) -> std::result::Result<i32, BadProfile> {
+) -> std::result::Result<(), BadProfile> {
     let act = action(sc.action(), sc.errno_ret());
     let conds: Vec<ScmpArgCompare> = sc
         .args()
@@ -229,13 +233,11 @@ fn add_syscall(
         *per_index.entry(a.index()).or_default() += 1;
     }
     let split = per_index.values().any(|n| *n > 1);
-    let mut highest = -1;
     for name in sc.names() {
         let Ok(nr) = ScmpSyscall::from_name(name) else {
             tracing::debug!("{field}.names: {name} is unknown to libseccomp; skipped");
             continue;
         };
-        highest = highest.max(i32::from(nr));
         if act == default {
             continue;
         }
@@ -248,24 +250,7 @@ fn add_syscall(
         };
         added.map_err(|e| bad(format!("{field}: {name}"), e))?;
     }
-    Ok(highest)
-}
-
-/// ENOSYS for native syscall numbers above `highest` (see the module comment). Best effort: a
-/// number libseccomp cannot place (e.g. with several architectures) ends the range.
-fn enosys_above(ctx: &mut ScmpFilterContext, highest: i32) {
-    if highest < 0 {
-        return;
-    }
-    for nr in (highest + 1)..=ENOSYS_UP_TO {
-        if ctx
-            .add_rule(ScmpAction::Errno(libc::ENOSYS), ScmpSyscall::from(nr))
-            .is_err()
-        {
-            tracing::debug!("seccomp: no ENOSYS rule from syscall {nr} on");
-            return;
-        }
-    }
+    Ok(())
 }
 
 /// Check the profile completely (builds the filter without loading it).
@@ -304,31 +289,38 @@ pub fn process_state(state_json: &str, metadata: Option<&str>) -> Result<Vec<u8>
     serde_json::to_vec(&doc).map_err(|e| Error::Msg(format!("seccomp listener: {e}")))
 }
 
-/// Load the filter into this process. With a listener, send it the notify fd (SCM_RIGHTS)
-/// and `state` as the payload, then close both.
+/// Load the filter into this process: libseccomp's program behind the ENOSYS stub when the
+/// default action denies. With a listener, send it the notify fd (SCM_RIGHTS) and `state`
+/// as the payload, then close both.
 pub fn load(profile: &LinuxSeccomp, listener: Option<(OwnedFd, Vec<u8>)>) -> Result<()> {
     let ctx = build(profile).map_err(|b| Error::Msg(format!("{}: {}", b.field, b.reason)))?;
-    ctx.load()
-        .map_err(|e| Error::Msg(format!("linux.seccomp: load the filter: {e}")))?;
-    let Some((sock, state)) = listener else {
+    let default = action(profile.default_action(), profile.default_errno_ret());
+    let mut program = Vec::new();
+    if !matches!(default, ScmpAction::Allow | ScmpAction::Log) {
+        let names = profile
+            .syscalls()
+            .iter()
+            .flatten()
+            .flat_map(|s| s.names().iter().map(String::as_str));
+        let highest = seccomp_enosys::highest_by_arch(&filter_arches(profile), names);
+        program = seccomp_enosys::stub(&highest);
+    }
+    program.extend(seccomp_enosys::export(&ctx)?);
+    let notify_fd = seccomp_enosys::load(&program, kernel_flags(profile))?;
+    let (Some((sock, state)), Some(fd)) = (listener, notify_fd) else {
         return Ok(());
     };
-    let fd = ctx
-        .get_notify_fd()
-        .map_err(|e| Error::Msg(format!("linux.seccomp: get the notify fd: {e}")))?;
     let iov = [IoSlice::new(&state)];
-    let fds = [fd];
-    let sent = sendmsg::<()>(
+    let fds = [fd.as_raw_fd()];
+    sendmsg::<()>(
         sock.as_raw_fd(),
         &iov,
         &[ControlMessage::ScmRights(&fds)],
         MsgFlags::MSG_NOSIGNAL,
         None,
-    );
-    // SAFETY: libseccomp handed us this fd and keeps no other use of it; the agent has its copy.
-    unsafe { libc::close(fd) };
-    sent.ctx(|| "linux.seccomp.listenerPath: send the notify fd")
-        .map(drop)
+    )
+    .ctx(|| "linux.seccomp.listenerPath: send the notify fd")
+    .map(drop)
 }
 
 #[cfg(test)]
