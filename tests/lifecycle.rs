@@ -669,3 +669,51 @@ fn version_has_runcs_shape() {
         .count();
     assert_eq!(with_version, 1, "{long}");
 }
+
+/// Kubernetes allows 256 KiB of annotations, and engines write configs of several MiB: none
+/// of it is limited by what one datagram of the bootstrap channel holds.
+#[test]
+fn annotations_of_256_kib_and_a_config_of_several_mib() {
+    let h = Hull::new();
+    let big = "a".repeat(256 * 1024);
+    let mut b = h.bundle();
+    b.root_readonly(false).args(&["sleep", "1000"]);
+    b.config["annotations"] = serde_json::json!({ "org.hull.big": big });
+    let hook_saw = b.dir.join("hook-saw");
+    b.add_hook(
+        "createRuntime",
+        serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("wc -c > {}", hook_saw.display())]}),
+    );
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let st = h.state(&id);
+    assert_eq!(
+        st["annotations"]["org.hull.big"].as_str(),
+        Some(big.as_str())
+    );
+    let hook_bytes: usize = std::fs::read_to_string(&hook_saw)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        hook_bytes > big.len(),
+        "the hook got the whole state: {hook_bytes} bytes"
+    );
+    let out = h.run(&["exec", &id, "echo", "exec-ok"]).ok();
+    assert_eq!(out.stdout, "exec-ok\n", "{out}");
+    h.delete(&id, true).ok();
+
+    // 6 MiB of config: 24 annotations of 256 KiB
+    let mut b = h.bundle();
+    b.sh("echo run-ok");
+    let annotations: serde_json::Map<String, Value> = (0..24)
+        .map(|i| (format!("org.hull.big.{i}"), Value::from(big.clone())))
+        .collect();
+    b.config["annotations"] = Value::Object(annotations);
+    let id = h.new_id();
+    let out = h.run_fg(&id, &b, &[]);
+    assert_eq!(out.code(), Some(0), "{out}");
+    assert_eq!(out.stdout, "run-ok\n", "{out}");
+    assert!(std::fs::metadata(b.config_path()).unwrap().len() > 6 << 20);
+}

@@ -2,6 +2,11 @@
 //! `SOCK_SEQPACKET` socketpair: the socket keeps message boundaries, so no length prefix is
 //! needed, and file descriptors travel with SCM_RIGHTS.
 //!
+//! A datagram is one tag byte and the message's JSON. A message too big for one datagram
+//! (the state with 256 KiB of annotations, an error quoting a huge config string) travels in
+//! a sealed memfd instead, passed as the last descriptor of a datagram that carries only the
+//! tag: no message is limited by the socket's buffer size.
+//!
 //! The exchange during `create`:
 //!
 //! ```text
@@ -23,8 +28,10 @@
 //!   at any step: ◀── Failed{step, error}    the parent prints it, kills init, cleans up
 //! ```
 
-use std::io::{IoSlice, IoSliceMut};
+use std::fs::File;
+use std::io::{IoSlice, IoSliceMut, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileExt;
 
 use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
@@ -57,7 +64,14 @@ pub struct Channel {
     fd: OwnedFd,
 }
 
-const MAX_MSG: usize = 64 * 1024;
+/// The largest message JSON sent inline; a bigger one goes in a memfd.
+const INLINE_MAX: usize = 16 * 1024;
+/// Tag of a datagram whose JSON follows the tag.
+const INLINE: u8 = b'i';
+/// Tag of a datagram whose JSON is in the memfd passed as its last descriptor.
+const IN_MEMFD: u8 = b'm';
+/// The most descriptors one message carries (with its memfd).
+const MAX_FDS: usize = 8;
 
 /// A connected pair: `(parent end, child end)`. Both ends are close-on-exec.
 pub fn pair() -> Result<(Channel, Channel)> {
@@ -76,12 +90,22 @@ impl Channel {
     pub fn send_with_fds(&self, msg: &Msg, fds: &[RawFd]) -> Result<()> {
         let data =
             serde_json::to_vec(msg).map_err(|e| Error::Msg(format!("encode {msg:?}: {e}")))?;
-        let iov = [IoSlice::new(&data)];
+        if data.len() <= INLINE_MAX {
+            let tag = [INLINE];
+            return self.send_datagram(&[IoSlice::new(&tag), IoSlice::new(&data)], fds);
+        }
+        let memfd = sealed_memfd(&data)?;
+        let mut all = fds.to_vec();
+        all.push(memfd.as_raw_fd());
+        self.send_datagram(&[IoSlice::new(&[IN_MEMFD])], &all)
+    }
+
+    fn send_datagram(&self, iov: &[IoSlice], fds: &[RawFd]) -> Result<()> {
         let cmsg = [ControlMessage::ScmRights(fds)];
         let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
         sendmsg::<()>(
             self.fd.as_raw_fd(),
-            &iov,
+            iov,
             cmsgs,
             MsgFlags::MSG_NOSIGNAL,
             None,
@@ -98,8 +122,8 @@ impl Channel {
     /// Receive one message and any file descriptors sent with it.
     /// `Ok(None)` means the other side closed the channel (it exited).
     pub fn recv_with_fds(&self) -> Result<Option<(Msg, Vec<OwnedFd>)>> {
-        let mut buf = vec![0u8; MAX_MSG];
-        let mut cmsg_space = nix::cmsg_space!([RawFd; 4]);
+        let mut buf = vec![0u8; 1 + INLINE_MAX];
+        let mut cmsg_space = nix::cmsg_space!([RawFd; MAX_FDS]);
         let mut iov = [IoSliceMut::new(&mut buf)];
         let got = recvmsg::<()>(
             self.fd.as_raw_fd(),
@@ -118,12 +142,30 @@ impl Channel {
                 );
             }
         }
-        let len = got.bytes;
-        if len == 0 {
-            return Ok(None);
+        if got
+            .flags
+            .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC)
+        {
+            return Err(Error::Msg(
+                "bad bootstrap message: truncated datagram".into(),
+            ));
         }
-        let msg = serde_json::from_slice(&buf[..len])
-            .map_err(|e| Error::Msg(format!("bad bootstrap message: {e}")))?;
+        let len = got.bytes;
+        let msg = match buf[..len].split_first() {
+            None => return Ok(None),
+            Some((&INLINE, json)) => decode(json)?,
+            Some((&IN_MEMFD, [])) => {
+                let memfd = fds.pop().ok_or_else(|| {
+                    Error::Msg("bad bootstrap message: its memfd is missing".into())
+                })?;
+                decode(&read_memfd(memfd)?)?
+            }
+            Some((tag, _)) => {
+                return Err(Error::Msg(format!(
+                    "bad bootstrap message: unknown tag {tag:#x}"
+                )))
+            }
+        };
         Ok(Some((msg, fds)))
     }
 
@@ -139,6 +181,40 @@ impl Channel {
             error: error.to_string(),
         });
     }
+}
+
+fn decode(json: &[u8]) -> Result<Msg> {
+    serde_json::from_slice(json).map_err(|e| Error::Msg(format!("bad bootstrap message: {e}")))
+}
+
+/// A memfd holding `data`, sealed so that nobody can change it any more.
+fn sealed_memfd(data: &[u8]) -> Result<OwnedFd> {
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // SAFETY: memfd_create reads a NUL-terminated name and returns a new fd or -1.
+    let fd = unsafe { libc::memfd_create(c"hull-bootstrap".as_ptr(), flags) };
+    let fd = nix::errno::Errno::result(fd).ctx(|| "memfd for a bootstrap message")?;
+    // SAFETY: memfd_create returned a new fd that nobody else owns.
+    let mut file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    file.write_all(data)
+        .ctx(|| "write a bootstrap message to its memfd")?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: F_ADD_SEALS only changes the seals of the memfd we own.
+    nix::errno::Errno::result(unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) })
+        .ctx(|| "seal a bootstrap message's memfd")?;
+    Ok(file.into())
+}
+
+/// The whole content of a memfd received with a message.
+fn read_memfd(memfd: OwnedFd) -> Result<Vec<u8>> {
+    let file = File::from(memfd);
+    let len = file
+        .metadata()
+        .ctx(|| "stat a bootstrap message's memfd")?
+        .len();
+    let mut data = vec![0u8; len as usize];
+    file.read_exact_at(&mut data, 0)
+        .ctx(|| "read a bootstrap message's memfd")?;
+    Ok(data)
 }
 
 #[cfg(test)]
@@ -158,5 +234,24 @@ mod tests {
         assert!(matches!(b.recv().unwrap(), Some(Msg::Failed { step, .. }) if step == "mounts"));
         drop(a);
         assert!(b.recv().unwrap().is_none());
+    }
+
+    #[test]
+    fn messages_bigger_than_a_datagram_travel_in_a_memfd_with_the_other_fds() {
+        let (a, b) = pair().unwrap();
+        let state = "x".repeat(4 << 20);
+        let (keep, _) = pair().unwrap();
+        a.send_with_fds(
+            &Msg::Proceed {
+                state: state.clone(),
+            },
+            &[keep.fd.as_raw_fd()],
+        )
+        .unwrap();
+        a.send(&Msg::Ready).unwrap();
+        let (msg, fds) = b.recv_with_fds().unwrap().unwrap();
+        assert!(matches!(msg, Msg::Proceed { state: s } if s == state));
+        assert_eq!(fds.len(), 1, "only the fd the sender attached");
+        assert!(matches!(b.recv().unwrap(), Some(Msg::Ready)));
     }
 }
