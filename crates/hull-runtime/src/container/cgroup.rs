@@ -88,8 +88,9 @@ const ALLOWED_DEVICES: &str = r#"[
     {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"}
 ]"#;
 
-/// The resources to write for a spec: its own, with device rules completed so that the
-/// devices init creates (the defaults and `linux.devices`) stay usable, as runc does.
+/// The resources to write for a spec: its own, with runc's allowed devices appended after its
+/// device rules. `linux.devices` adds no rule: a node the config creates is usable only as far
+/// as `linux.resources.devices` allows it (runc alike), so a deny-all list keeps it denied.
 pub fn resources(spec: &Spec) -> Result<Option<LinuxResources>> {
     let Some(linux) = spec.linux() else {
         return Ok(None);
@@ -101,10 +102,6 @@ pub fn resources(spec: &Spec) -> Result<Option<LinuxResources>> {
         return Ok(Some(res));
     };
     let parse = |e: serde_json::Error| crate::Error::Msg(format!("device rules: {e}"));
-    for d in linux.devices().iter().flatten() {
-        let rule = serde_json::json!({"allow": true, "type": d.typ(), "major": d.major(), "minor": d.minor(), "access": "rwm"});
-        rules.push(serde_json::from_value::<LinuxDeviceCgroup>(rule).map_err(parse)?);
-    }
     rules.extend(serde_json::from_str::<Vec<LinuxDeviceCgroup>>(ALLOWED_DEVICES).map_err(parse)?);
     res.set_devices(Some(rules));
     Ok(Some(res))

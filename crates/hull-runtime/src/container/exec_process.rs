@@ -43,7 +43,8 @@ pub fn from_file(path: &Path) -> Result<Process> {
     Ok(process)
 }
 
-/// The container's process with `o` applied.
+/// The container's process with `o` applied, checked as `create` checks the container's
+/// process (so an out-of-range `--user` or `--additional-gids` is refused).
 pub fn with_overrides(c: &Container, o: &Overrides) -> Result<Process> {
     if o.args.is_empty() {
         return Err(Error::Msg(
@@ -82,7 +83,10 @@ pub fn with_overrides(c: &Container, o: &Overrides) -> Result<Process> {
     if let Some(label) = &o.process_label {
         p["selinuxLabel"] = json!(label);
     }
-    serde_json::from_value(p).map_err(|e| Error::Msg(format!("exec: invalid process: {e}")))
+    let process: Process =
+        serde_json::from_value(p).map_err(|e| Error::Msg(format!("exec: invalid process: {e}")))?;
+    crate::spec::validate_process(&process)?;
+    Ok(process)
 }
 
 fn merge_env(base: Option<&Vec<Value>>, extra: &[String]) -> Vec<String> {

@@ -43,6 +43,18 @@ fn parts(path: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Open the existing `path` (a container path) inside `root` as an `O_PATH` fd, following
+/// symlinks only inside it; the kernel's errno is kept (ENOENT for a missing path).
+pub fn lookup(root: &OwnedFd, path: &Path) -> nix::Result<OwnedFd> {
+    let full: PathBuf = parts(path).iter().collect();
+    let full = if full.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        full
+    };
+    openat2(root.as_fd(), &full, how())
+}
+
 /// Open `path` (a container path) inside `root`, creating what is missing as `create` says.
 /// The result is an `O_PATH` fd of an object inside the rootfs.
 pub fn open(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd> {

@@ -15,6 +15,7 @@ mod network;
 mod paths;
 mod personality;
 mod pivot;
+mod procfs;
 mod remount;
 mod rootfs;
 mod session;
@@ -88,6 +89,8 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         set_initial_affinity(process).map_err(at("execCPUAffinity"))?;
     }
     let state = wait_proceed(chan).map_err(at("wait for the parent"))?;
+    // Only now: until the parent has written our id maps it must be able to open our /proc.
+    security::dumpable::forbid().map_err(at("dumpable"))?;
     let agent = security::connect_seccomp_agent(spec).map_err(at("seccomp listener"))?;
     let mut listener =
         security::seccomp_listener(spec, agent, &state).map_err(at("seccomp listener"))?;
@@ -120,6 +123,7 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     hooks::run_point(spec, HookPoint::CreateContainer, &state)
         .map_err(at("createContainer hooks"))?;
     enter_root(cfg).map_err(at("pivot_root"))?;
+    let proc = procfs::open_root().map_err(at("procfs"))?;
     if let Some(socket) = cfg.console_socket {
         let size = spec.process().as_ref().and_then(console_size);
         console::attach(socket, size).map_err(at("console"))?;
@@ -128,7 +132,7 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     let process_cfg = spec.process().as_ref();
     security::apparmor::apply(process_cfg.and_then(|p| p.apparmor_profile().as_deref()))
         .map_err(at("apparmor"))?;
-    sysctl::apply(spec).map_err(at("sysctl"))?;
+    sysctl::apply(spec, &proc).map_err(at("sysctl"))?;
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         personality::apply(p).map_err(at("personality"))?;
     }

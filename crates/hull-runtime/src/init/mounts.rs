@@ -22,6 +22,10 @@ pub fn mount_all(
     idmapped: &IdmappedMounts,
 ) -> Result<()> {
     for (i, m) in mounts.iter().enumerate() {
+        let source = mount_options::parse(m.options().as_deref().unwrap_or_default())
+            .is_bind()
+            .then(|| crate::spec::query::mount_source(bundle, m));
+        super::procfs::check_mount(root, i, m, source.as_deref())?;
         mount_one(root, bundle, m, new_cgroupns, idmapped.get(i))?;
     }
     Ok(())

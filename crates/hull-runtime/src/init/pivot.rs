@@ -35,8 +35,12 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
     chdir("/").ctx(|| "chdir /")
 }
 
-/// `--no-pivot`: move the rootfs mount over `/` and chroot into it.
+/// `--no-pivot`: move the rootfs mount over `/` and chroot into it. The old root stays in the
+/// mount namespace under the chroot, so its procfs and sysfs mounts are removed first (or, if
+/// they cannot be, covered by an empty read-only tmpfs): while a fully visible procfs is in
+/// the namespace, the kernel lets the container mount a fresh, unmasked `/proc` of its own.
 pub fn move_root(rootfs: &Path) -> Result<()> {
+    hide_host_proc_and_sys(rootfs)?;
     chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
     mount(
         Some(rootfs),
@@ -48,6 +52,54 @@ pub fn move_root(rootfs: &Path) -> Result<()> {
     .ctx(|| "move the rootfs to /")?;
     chroot(".").ctx(|| "chroot")?;
     chdir("/").ctx(|| "chdir /")
+}
+
+/// Detach every procfs and sysfs mount outside `rootfs`, deepest first, without the unmount
+/// reaching the host (each is made a slave first); one that cannot be detached is covered.
+fn hide_host_proc_and_sys(rootfs: &Path) -> Result<()> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "read mountinfo")?;
+    let outside: Vec<String> = text
+        .lines()
+        .filter_map(proc_or_sys_mount_point)
+        .filter(|p| !Path::new(p).starts_with(rootfs))
+        .collect();
+    for point in outside.iter().rev() {
+        let _ = mount(
+            None::<&str>,
+            point.as_str(),
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        );
+        match umount2(point.as_str(), MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) | Err(nix::errno::Errno::EINVAL) => {}
+            Err(_) => mount(
+                Some("tmpfs"),
+                point.as_str(),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                Some("size=0"),
+            )
+            .ctx(|| format!("cover the host's {point}"))?,
+        }
+    }
+    Ok(())
+}
+
+/// The mount point of a mountinfo line whose file system is proc or sysfs.
+fn proc_or_sys_mount_point(line: &str) -> Option<String> {
+    let (head, tail) = line.split_once(" - ")?;
+    let fstype = tail.split(' ').next()?;
+    if fstype != "proc" && fstype != "sysfs" {
+        return None;
+    }
+    let point = head.split(' ').nth(4)?;
+    Some(
+        point
+            .replace("\\040", " ")
+            .replace("\\011", "\t")
+            .replace("\\134", "\\"),
+    )
 }
 
 /// Remount `/` read-only (`root.readonly`).

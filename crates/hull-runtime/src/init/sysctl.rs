@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-use crate::error::{Context, Result};
+use crate::error::Result;
 use crate::spec::query::has_namespace;
 
 /// The namespace a sysctl belongs to, or None when it is not namespaced (refused).
@@ -74,14 +74,17 @@ pub fn check(spec: &Spec) -> std::result::Result<(), (String, String)> {
     Ok(())
 }
 
-/// Write each sysctl to `/proc/sys/<key with dots as slashes>` (after pivot_root).
-pub fn apply(spec: &Spec) -> Result<()> {
+/// Write each sysctl to `/proc/sys/<key with dots as slashes>` (after pivot_root), through
+/// the checked procfs `proc`: a file bound over the one meant, or a key that climbs out of
+/// `/proc/sys`, is refused.
+pub fn apply(spec: &Spec, proc: &std::os::fd::OwnedFd) -> Result<()> {
     let sysctls = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref());
     let mut keys: Vec<(&String, &String)> = sysctls.into_iter().flatten().collect();
     keys.sort();
     for (key, value) in keys {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        std::fs::write(&path, value).ctx(|| format!("linux.sysctl: write {value:?} to {path}"))?;
+        let rel = format!("sys/{}", key.replace('.', "/"));
+        super::procfs::write(proc, &rel, value)
+            .map_err(|e| crate::Error::Msg(format!("linux.sysctl.{key}: {e}")))?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod apparmor;
 pub mod caps;
+pub mod dumpable;
 pub mod exe_guard;
 pub mod nnp;
 pub mod oom;

@@ -76,9 +76,14 @@ fn rootfs_path(dir: &Path, spec: &Spec) -> Result<PathBuf, SpecError> {
         .map_err(|e| invalid("root.path", format!("{}: {e}", path.display())))
 }
 
-/// Check a process (the container's, or one given to `exec`): it names a program and its cwd
-/// is absolute.
+/// The largest uid or gid hull passes on: above it the kernel reads the value as a negative
+/// id, and `-1` (4294967295) means "leave unchanged" to setresuid, i.e. stay root.
+pub const MAX_ID: u32 = i32::MAX as u32;
+
+/// Check a process (the container's, or one given to `exec`): it names a program, its cwd
+/// is absolute, and its uid, gid and additional gids are in `0..=MAX_ID`.
 pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), SpecError> {
+    validate_user(process.user())?;
     match process.args().as_deref() {
         Some([first, ..]) if !first.is_empty() => {}
         _ => return Err(invalid("process.args", "must name the program to run")),
@@ -92,6 +97,22 @@ pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), Spec
     Ok(())
 }
 
+fn validate_user(user: &oci_spec::runtime::User) -> Result<(), SpecError> {
+    let ids = [
+        ("process.user.uid".to_string(), user.uid()),
+        ("process.user.gid".to_string(), user.gid()),
+    ];
+    let groups = user.additional_gids().iter().flatten().enumerate();
+    let groups = groups.map(|(i, g)| (format!("process.user.additionalGids[{i}]"), *g));
+    match ids.into_iter().chain(groups).find(|(_, id)| *id > MAX_ID) {
+        Some((field, id)) => Err(invalid(
+            field,
+            format!("{id}: uids and gids must be in range 0-{MAX_ID}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Check the fields whose errors would otherwise surface half-way through set-up.
 pub fn validate(spec: &Spec) -> Result<(), SpecError> {
     let process = spec
@@ -100,6 +121,13 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .ok_or_else(|| invalid("process", "missing"))?;
     validate_process(process)?;
     let kinds = namespace_kinds(spec)?;
+    if !kinds.contains(&LinuxNamespaceType::Mount) {
+        // Without one, init would mount and pivot_root in the host's mount namespace.
+        return Err(invalid(
+            "linux.namespaces",
+            "a private mount namespace is required (add {\"type\": \"mount\"})",
+        ));
+    }
     for (field, value) in [
         ("hostname", spec.hostname()),
         ("domainname", spec.domainname()),
@@ -260,7 +288,7 @@ mod tests {
     #[test]
     fn hostname_without_uts_is_refused() {
         let spec = spec_from(r#"{"ociVersion":"1.0.2","root":{"path":"r"},"hostname":"h",
-            "process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}},"linux":{"namespaces":[{"type":"pid"}]}}"#)
+            "process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}},"linux":{"namespaces":[{"type":"pid"},{"type":"mount"}]}}"#)
         .unwrap();
         let err = validate(&spec).unwrap_err().to_string();
         assert!(err.contains("hostname"), "{err}");
@@ -295,6 +323,7 @@ mod tests {
         let spec = spec_from(
             r#"{"ociVersion":"1.0.2","root":{"path":"r"},
             "process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}},
+            "linux":{"namespaces":[{"type":"mount"}]},
             "mounts":[{"destination":"/x","type":"nosuchfs","source":"x"}]}"#,
         )
         .unwrap();
@@ -302,5 +331,29 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("mounts[0].type"));
+    }
+
+    #[test]
+    fn ids_above_i32_max_are_refused() {
+        let spec = spec_from(
+            r#"{"ociVersion":"1.0.2","root":{"path":"r"},
+            "process":{"cwd":"/","args":["sh"],"user":{"uid":2147483647,"gid":0,"additionalGids":[4294967295]}},
+            "linux":{"namespaces":[{"type":"mount"}]}}"#,
+        )
+        .unwrap();
+        let err = validate(&spec).unwrap_err().to_string();
+        assert!(err.contains("process.user.additionalGids[0]"), "{err}");
+    }
+
+    #[test]
+    fn a_mount_namespace_is_required() {
+        let spec = spec_from(
+            r#"{"ociVersion":"1.0.2","root":{"path":"r"},
+            "process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}},
+            "linux":{"namespaces":[{"type":"pid"}]}}"#,
+        )
+        .unwrap();
+        let err = validate(&spec).unwrap_err().to_string();
+        assert!(err.contains("private mount namespace"), "{err}");
     }
 }
