@@ -41,10 +41,14 @@ pub(crate) fn join(dir: &Path, pid: i32) -> Result<()> {
     write(dir, "cgroup.procs", &pid.to_string())
 }
 
-/// Every pid listed in `dir/cgroup.procs`.
+/// Every pid listed in `dir/cgroup.procs`; none when the cgroup does not exist (a container
+/// whose create or delete was killed half-way may have only some of its cgroups).
 pub(crate) fn procs(dir: &Path) -> Result<Vec<i32>> {
     let path = dir.join("cgroup.procs");
-    let text = std::fs::read_to_string(&path).map_err(|e| CgroupError::io("read", &path, e))?;
+    let text = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == ErrorKind::NotFound && !dir.exists() => return Ok(Vec::new()),
+        other => other.map_err(|e| CgroupError::io("read", &path, e))?,
+    };
     parse_pids(&text).map_err(|detail| CgroupError::Parse {
         what: "pid",
         path,

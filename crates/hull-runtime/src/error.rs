@@ -16,6 +16,9 @@ pub enum Error {
     /// The id is already in use under the state root.
     #[error("container with id \"{0}\" already exists")]
     Exists(String),
+    /// The container's `state.json` cannot be read as a record (truncated or damaged).
+    #[error("state of container \"{id}\" is corrupt: {why}")]
+    Corrupt { id: String, why: String },
     /// The operation is not allowed in the container's current status.
     #[error("container \"{id}\" is {status}: {what}")]
     BadStatus {

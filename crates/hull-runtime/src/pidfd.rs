@@ -18,6 +18,10 @@ impl PidFd {
     /// Open a pidfd for `pid` and verify it is still the process that started at `start`.
     /// `Ok(None)` when the process is gone (or the pid now belongs to another process).
     pub fn open(pid: i32, start: u64) -> Result<Option<PidFd>> {
+        if pid <= 0 {
+            // not known yet (a half-made container)
+            return Ok(None);
+        }
         // SAFETY: pidfd_open takes a pid and flags; it returns a new fd or -1.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
         if fd < 0 {

@@ -22,15 +22,20 @@
 //!   run prestart + createRuntime hooks
 //!   HooksDone ────────────────────────────▶ createContainer hooks, pivot_root, hostname,
 //!                                          paths, rlimits, user, cwd
-//!   ◀─────────────────────────────────────── Ready
-//!   write state.json, exit                  open exec.fifo for writing (blocks until start)
+//!   ◀─────────────────────────────────────── Ready   (from here init outlives hull)
+//!   write state.json
+//!   Created ──────────────────────────────▶ open exec.fifo for writing (blocks until start)
+//!   exit                                    (EOF instead of Created: hull died; init exits)
 //!
 //!   at any step: ◀── Failed{step, error}    the parent prints it, kills init, cleans up
 //! ```
+//!
+//! Each process keeps only its own end: a child closes the parent's end first thing after
+//! the clone, so it sees EOF (and, until `Ready`, PR_SET_PDEATHSIG's SIGKILL) if hull dies.
 
 use std::fs::File;
 use std::io::{IoSlice, IoSliceMut, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 
 use nix::sys::socket::{
@@ -52,8 +57,10 @@ pub enum Msg {
     RunRuntimeHooks,
     /// From the parent: those hooks succeeded.
     HooksDone,
-    /// From init: fully set up, about to block on exec.fifo.
+    /// From init: fully set up; it no longer dies with the parent.
     Ready,
+    /// From the parent: `state.json` is written; block on exec.fifo now.
+    Created,
     /// From init or the intermediate: a step failed.
     Failed { step: String, error: String },
 }
@@ -83,6 +90,12 @@ pub fn pair() -> Result<(Channel, Channel)> {
     )
     .ctx(|| "socketpair for the bootstrap channel")?;
     Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl AsFd for Channel {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
 }
 
 impl Channel {

@@ -5,4 +5,5 @@ pub mod channel;
 pub mod idmap;
 pub mod idmap_mount;
 pub mod namespaces;
+pub mod parent_death;
 pub mod spawn;

@@ -6,8 +6,11 @@
 //! anyone is in it), then clones init with `CLONE_PARENT` (so init is hull's child, as on the
 //! fast path), reports init's pid and exits. On a cgroup v2 host init is cloned straight into
 //! the container's cgroup (`CLONE_INTO_CGROUP`).
+//!
+//! Every child keeps only its own end of the channel (and none of the parent's locks), and
+//! dies with hull until it is told otherwise ([`parent_death`]).
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
@@ -15,6 +18,7 @@ use nix::unistd::Pid;
 
 use super::channel::{Channel, Msg};
 use super::namespaces::{self, Plan};
+use super::parent_death;
 use crate::error::{Context, Error, Result};
 
 /// Which side of a `clone3` this process is on.
@@ -63,16 +67,33 @@ fn exit_child(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// First thing in a child: close what only the parent may hold (its end of the channel, its
+/// locks), then die with the parent. Exits at once if the parent is already gone.
+fn enter_child(parent_only: &[RawFd], child_end: &Channel) {
+    for &fd in parent_only {
+        // The objects owning these fds stay in this copy of memory but are never used or
+        // dropped here: the child leaves through _exit or execve.
+        let _ = nix::unistd::close(fd);
+    }
+    if parent_death::die_with_parent(child_end).is_err() {
+        exit_child(1);
+    }
+}
+
 /// Start init in the namespaces of `plan` (and in the cgroup whose directory `cgroup` is open
 /// on, if given), running `init(child_end)` in it. `init` only returns on failure (it ends in
-/// execve). Returns init's pid in hull's pid namespace.
+/// execve). The children close `parent_end` and the fds `parent_only` at once, and die with
+/// hull (PR_SET_PDEATHSIG) until they disarm it. Returns init's pid in hull's pid namespace.
 pub fn spawn_init(
     plan: &Plan,
     cgroup: Option<RawFd>,
     parent_end: &Channel,
     child_end: Channel,
+    parent_only: &[RawFd],
     init: impl FnOnce(&Channel) -> i32,
 ) -> Result<i32> {
+    let mut parent_only = parent_only.to_vec();
+    parent_only.push(parent_end.as_fd().as_raw_fd());
     // The cgroup namespace is made by init itself once the parent has moved it into its
     // cgroup, so that the namespace is rooted at the container's cgroup.
     // (`difference`, not `& !`: `!` drops the bits nix has no name for, CLONE_NEWTIME among them)
@@ -83,13 +104,17 @@ pub fn spawn_init(
     }
     if !plan.needs_intermediate() {
         return match clone3(flags, cgroup)? {
-            Forked::Child => exit_child(init(&child_end)),
+            Forked::Child => {
+                enter_child(&parent_only, &child_end);
+                exit_child(init(&child_end))
+            }
             Forked::Parent(pid) => Ok(pid),
         };
     }
     let opened = plan.open_joins()?;
     match clone3(CloneFlags::empty(), None)? {
         Forked::Child => {
+            enter_child(&parent_only, &child_end);
             let code = match namespaces::enter(&opened)
                 .and_then(|_| match &plan.time_offsets {
                     Some(offsets) => namespaces::unshare_time(offsets),
@@ -99,6 +124,8 @@ pub fn spawn_init(
             {
                 Ok(Forked::Child) => {
                     drop(opened);
+                    // hull is init's parent (CLONE_PARENT): the channel tells if it is gone.
+                    enter_child(&[], &child_end);
                     init(&child_end)
                 }
                 Ok(Forked::Parent(pid)) => child_end.send(&Msg::InitPid { pid }).map_or(1, |_| 0),

@@ -1,12 +1,13 @@
 //! `create`: validate the bundle, reserve the id, make the cgroup, spawn init, and leave it
 //! blocked on `exec.fifo`. On any failure everything made so far is undone.
 
+use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use hull_cgroups::Manager;
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::{open, Flock, OFlag};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
@@ -79,7 +80,7 @@ impl Drop for Undo {
                 tracing::warn!("remove the cgroup of a failed container: {e}");
             }
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = state::remove_dir(&self.dir);
     }
 }
 
@@ -108,21 +109,30 @@ pub fn wants_terminal_spec(spec: &oci_spec::runtime::Spec) -> bool {
 }
 
 /// [`create`] from a loaded bundle, with the console already chosen (`run` may proxy it).
+///
+/// Crash consistency: the id is reserved (directory made and locked) and the record written
+/// (`creating`, with the cgroup paths) before anything else exists; init's pid is recorded as
+/// soon as it is known. Until init reports `Ready` it dies with hull (PR_SET_PDEATHSIG), and
+/// after that it waits for `Created`, which hull sends only once the final record is on disk.
+/// So whenever hull is killed, `delete --force` finds everything that was made.
 pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) -> Result<Container> {
     let dir = state::container_dir(&opts.root, &opts.id)?;
     let listen_fds = socket_activation(&mut bundle);
-    reserve(&opts.root, &dir, &opts.id)?;
-    let mut undo = Undo {
-        dir: dir.clone(),
-        init: None,
-        cgroup: None,
-        armed: true,
-    };
-    let fifo = make_fifo(&dir)?;
     let mut cgroup = super::cgroup::for_new(&opts.id, &bundle.spec, opts.systemd_cgroup)?;
     if opts.rootless_cgroups && !opts.systemd_cgroup {
         cgroup = super::rootless::cgroup_or_none(cgroup, &bundle.spec)?;
     }
+    // Declared before `undo`, so the lock is held until the undo is done.
+    let lock = reserve(&opts.root, &dir, &opts.id)?;
+    let mut undo = Undo {
+        dir: dir.clone(),
+        init: None,
+        cgroup: Some(cgroup),
+        armed: true,
+    };
+    let mut record = new_record(&opts.id, &bundle, undo.manager()?);
+    state::save(&dir, &record)?;
+    let fifo = make_fifo(&dir)?;
     let plan = Plan::from_spec(&bundle.spec);
     let idmapped = crate::bootstrap::idmap_mount::prepare(&bundle.spec, &bundle.dir)?;
     let (parent, child) = channel::pair()?;
@@ -136,15 +146,20 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
         preserve_fds: listen_fds + opts.preserve_fds,
         idmapped: &idmapped,
     };
-    undo.cgroup = Some(cgroup);
     let into_cgroup = super::cgroup::clone_target(undo.manager()?)?;
     let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
     let cloned_into_cgroup = into_fd.is_some();
-    let pid = spawn_init(&plan, into_fd, &parent, child, |chan| {
+    let parent_only = [lock.as_raw_fd()];
+    let pid = spawn_init(&plan, into_fd, &parent, child, &parent_only, |chan| {
         init::run(chan, &init_cfg)
     })?;
     undo.init = Some(pid);
     drop((fifo, into_cgroup));
+    record.pid = pid;
+    record.pid_start = state::proc_stat(pid)
+        .ok_or_else(|| Error::Msg("container init exited during set-up".into()))?
+        .1;
+    state::save(&dir, &record)?;
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         map_ids(pid, &bundle.spec)?;
     }
@@ -155,13 +170,15 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     if let Some(resources) = super::cgroup::resources(&bundle.spec)? {
         cgroup.set(&resources)?;
     }
-    let record = new_record(&opts.id, pid, &bundle, cgroup)?;
     drive_init(&parent, &record)?;
+    record.creating = false;
     state::save(&dir, &record)?;
     if let Some(path) = &opts.pid_file {
         write_pid_file(path, pid)?;
     }
+    parent.send(&Msg::Created)?;
     undo.armed = false;
+    drop(lock);
     Ok(Container { dir, record })
 }
 
@@ -176,16 +193,53 @@ fn map_ids(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
     crate::bootstrap::idmap::write_maps(pid, &uid, &gid, false)
 }
 
-/// Create `<root>/<id>` exclusively: the id is ours from here on.
-pub(crate) fn reserve(root: &Path, dir: &Path, id: &str) -> Result<()> {
+/// Reserve `<root>/<id>`: the directory is made (or taken over, when a `create` or `delete`
+/// killed earlier left it without a record) and locked; whoever gets the lock first on a
+/// directory without a record owns the id. `Error::Exists` if another command holds the lock or
+/// the directory has a record. The lock is held until `create` ends.
+pub(crate) fn reserve(root: &Path, dir: &Path, id: &str) -> Result<Flock<File>> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o711)
         .create(root)
         .ctx(|| format!("create {}", root.display()))?;
-    match std::fs::DirBuilder::new().mode(0o711).create(dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Exists(id.into())),
-        other => other.ctx(|| format!("create {}", dir.display())),
+    // A `delete` may remove a directory without a record between our mkdir and our lock:
+    // then try again.
+    for _ in 0..10 {
+        let made = match std::fs::DirBuilder::new().mode(0o711).create(dir) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(e).ctx(|| format!("create {}", dir.display())),
+        };
+        let lock = match state::try_lock_dir(dir) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => return Err(Error::Exists(id.into())),
+            Err(_) if !dir.exists() => continue,
+            Err(e) => return Err(e),
+        };
+        if !same_dir(&lock, dir) {
+            continue;
+        }
+        if state::has_record(dir) {
+            return Err(Error::Exists(id.into()));
+        }
+        if !made {
+            state::clear_dir(dir, &[])?;
+        }
+        return Ok(lock);
+    }
+    Err(Error::Msg(format!(
+        "reserve {}: removed again and again while being made",
+        dir.display()
+    )))
+}
+
+/// Whether the locked directory is still the one at `path` (not removed meanwhile).
+fn same_dir(lock: &Flock<File>, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (lock.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
@@ -201,20 +255,20 @@ fn make_fifo(dir: &Path) -> Result<OwnedFd> {
         .ctx(|| format!("open {}", path.display()))
 }
 
-fn new_record(id: &str, pid: i32, bundle: &Bundle, cgroup: &dyn Manager) -> Result<Record> {
-    let (_, pid_start) = state::proc_stat(pid)
-        .ok_or_else(|| Error::Msg("container init exited during set-up".into()))?;
-    Ok(Record {
+/// The record written when the id is reserved: no init yet, `creating`.
+fn new_record(id: &str, bundle: &Bundle, cgroup: &dyn Manager) -> Record {
+    Record {
         id: id.into(),
-        pid,
-        pid_start,
+        pid: 0,
+        pid_start: 0,
+        cgroup_paths: cgroup.paths(),
+        creating: true,
         bundle: bundle.dir.clone(),
         rootfs: bundle.rootfs.clone(),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         spec: bundle.spec.clone(),
-        cgroup_paths: cgroup.paths(),
         cgroup_unit: cgroup.unit(),
-    })
+    }
 }
 
 /// The state document hooks get on stdin.

@@ -1,4 +1,8 @@
 //! `delete`: stop what is left, run poststop hooks, remove the cgroup and the state.
+//!
+//! Also what a killed `create` or `delete` left: a half-made container (its record says
+//! `creating` and nobody holds its lock), a damaged record (with `--force`: whatever can still
+//! be read of it), or a directory without a record.
 
 use std::path::Path;
 use std::time::Duration;
@@ -6,19 +10,37 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::create::hook_state;
-use super::state::{Container, Status};
-use crate::error::{Context, Error, Result};
+use super::state::{self, Container, Status};
+use crate::error::{Error, Result};
 use crate::hooks::{self, HookPoint};
 use crate::pidfd::PidFd;
 
 /// Delete container `id`. A created container is killed first; a running or paused one only
 /// with `force`. With `force`, a container that does not exist is not an error (as runc).
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
-    let c = match Container::load(root, id) {
-        Err(Error::NotExist(_)) if force => return Ok(()),
+    let dir = state::container_dir(root, id)?;
+    let gone = || match force {
+        true => Ok(()),
+        false => Err(Error::NotExist(id.into())),
+    };
+    let _lock = match state::lock_dir(&dir) {
+        Err(_) if !dir.exists() => return gone(),
         other => other?,
     };
-    delete_loaded(&c, force)
+    let c = match Container::load(root, id) {
+        Ok(c) => c,
+        Err(Error::NotExist(_)) => {
+            // A create killed before its first record, or a delete killed after removing it.
+            state::remove_dir(&dir)?;
+            return gone();
+        }
+        Err(Error::Corrupt { id, why }) if force => {
+            tracing::warn!("state of container {id:?} is corrupt ({why}): removing what it names");
+            Container::salvage(root, &id)?
+        }
+        Err(e) => return Err(e),
+    };
+    delete_locked(&c, force)
 }
 
 /// [`delete`] of a container already loaded (`run` deletes the one it made, without reading
@@ -28,6 +50,16 @@ pub fn delete_loaded(c: &Container, force: bool) -> Result<()> {
         Err(_) if force && !c.dir.exists() => return Ok(()),
         other => other?,
     };
+    delete_locked(c, force)
+}
+
+/// Delete `c`, whose lock the caller holds.
+fn delete_locked(c: &Container, force: bool) -> Result<()> {
+    if c.record.creating {
+        // Its create is gone (we hold the lock); what it made may still be alive.
+        stop(c)?;
+        return destroy(c);
+    }
     match c.status() {
         Status::Stopped => {}
         Status::Created => stop(c)?,
@@ -70,5 +102,5 @@ pub fn destroy(c: &Container) -> Result<()> {
         tracing::warn!("{e}");
     }
     super::cgroup::of(&c.record)?.destroy()?;
-    std::fs::remove_dir_all(&c.dir).ctx(|| format!("remove {}", c.dir.display()))
+    state::remove_dir(&c.dir)
 }

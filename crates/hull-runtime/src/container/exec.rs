@@ -54,7 +54,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let into_cgroup = super::cgroup::clone_target(cgroup.as_ref())?;
     let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
     let agent = crate::security::connect_seccomp_agent(spec)?;
-    let pid = spawn_init(&plan, into_fd, &parent, child, |chan| {
+    let pid = spawn_init(&plan, into_fd, &parent, child, &[], |chan| {
         crate::init::enter::run(
             chan,
             &opts.process,
@@ -102,6 +102,7 @@ fn check_status(c: &Container, ignore_paused: bool) -> Result<()> {
     let status = c.status();
     let refuse = match status {
         Status::Stopped => Some("cannot exec in a stopped container"),
+        Status::Creating => Some("cannot exec in a container that is being created"),
         Status::Paused if !ignore_paused => {
             Some("cannot exec in a paused container (use --ignore-paused)")
         }

@@ -15,17 +15,27 @@ pub struct Entry {
     pub owner: String,
 }
 
-/// Every container under `root`, sorted by id. Containers that vanish while listing are skipped.
-pub fn list(root: &Path) -> Result<Vec<Entry>> {
-    let mut out = Vec::new();
+/// What `list` found under the state root.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Every container whose state could be read, sorted by id.
+    pub entries: Vec<Entry>,
+    /// Why the others could not be read (a damaged `state.json`...), one error each.
+    pub unreadable: Vec<Error>,
+}
+
+/// Every container under `root`. Containers that vanish while listing are skipped; one whose
+/// state cannot be read is reported in [`Listing::unreadable`] and does not hide the others.
+pub fn list(root: &Path) -> Result<Listing> {
+    let mut out = Listing::default();
     for id in list_ids(root)? {
         match Container::load(root, &id) {
-            Ok(c) => out.push(Entry {
+            Ok(c) => out.entries.push(Entry {
                 owner: owner_of(&c.dir),
                 state: c.oci_state(),
             }),
             Err(Error::NotExist(_)) => continue,
-            Err(e) => return Err(e),
+            Err(e) => out.unreadable.push(e),
         }
     }
     Ok(out)

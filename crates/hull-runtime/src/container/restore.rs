@@ -76,7 +76,8 @@ pub fn restore(opts: &RestoreOptions) -> Result<i32> {
     } else {
         Some(foreground::block_signals()?)
     };
-    super::create::reserve(&opts.root, &dir, &opts.id)?;
+    // Declared before `undo`, so the lock is held until the undo is done.
+    let lock = super::create::reserve(&opts.root, &dir, &opts.id)?;
     let mut undo = Undo {
         dir: dir.clone(),
         pid: None,
@@ -164,6 +165,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<i32> {
     };
     drop(console);
     undo.disarm();
+    drop(lock);
     let c = Container { dir, record };
     start::poststart(&c);
     let Some(set) = signals else {
@@ -272,6 +274,7 @@ fn record(id: &str, pid: i32, bundle: &Bundle, cgroup: &dyn Manager) -> Record {
         spec: bundle.spec.clone(),
         cgroup_paths: cgroup.paths(),
         cgroup_unit: cgroup.unit(),
+        creating: false,
     }
 }
 

@@ -24,6 +24,12 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         Status::Stopped => {
             return Err(c.bad_status(Status::Stopped, "cannot start a container that has stopped"))
         }
+        Status::Creating => {
+            return Err(c.bad_status(
+                Status::Creating,
+                "cannot start a container that is still being created",
+            ))
+        }
         s => return Err(c.bad_status(s, "cannot start an already running container")),
     }
     release(&c)?;

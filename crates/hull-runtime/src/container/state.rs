@@ -45,15 +45,26 @@ impl std::fmt::Display for Status {
     }
 }
 
-/// What hull keeps about a container between commands.
+/// What hull keeps about a container between commands. `create` writes it three times: when
+/// it reserves the id (before anything else is made, `creating`, no pid), once init's pid is
+/// known, and when init is ready (`creating` false). The fields `delete --force` needs come
+/// first, so that even a truncated file names them (see [`salvage`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
     /// Container id.
     pub id: String,
-    /// Init's pid in hull's pid namespace.
+    /// Init's pid in hull's pid namespace (0 until known).
     pub pid: i32,
     /// Init's start time (clock ticks since boot), to detect pid reuse.
     pub pid_start: u64,
+    /// The container's cgroup directories, by controller ("" for the unified hierarchy).
+    pub cgroup_paths: BTreeMap<String, PathBuf>,
+    /// The systemd unit that owns the cgroup (`--systemd-cgroup`), to stop it on delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_unit: Option<hull_cgroups::SystemdUnit>,
+    /// `create` has not finished: it is still at work (it holds the lock) or was killed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub creating: bool,
     /// Absolute bundle path.
     pub bundle: PathBuf,
     /// Absolute rootfs path.
@@ -62,11 +73,6 @@ pub struct Record {
     pub created: String,
     /// The spec the container was created from (hooks and cgroups are read from it later).
     pub spec: Spec,
-    /// The container's cgroup directories, by controller ("" for the unified hierarchy).
-    pub cgroup_paths: BTreeMap<String, PathBuf>,
-    /// The systemd unit that owns the cgroup (`--systemd-cgroup`), to stop it on delete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cgroup_unit: Option<hull_cgroups::SystemdUnit>,
 }
 
 /// The OCI state document (`hull state`), with runc's extra `created` and `owner` fields.
@@ -137,8 +143,18 @@ impl Container {
             }
             Err(e) => return Err(e).ctx(|| format!("read state of {id}")),
         };
-        let record = serde_json::from_slice(&text)
-            .map_err(|e| Error::Msg(format!("state of {id} is corrupt: {e}")))?;
+        let record = serde_json::from_slice(&text).map_err(|e| Error::Corrupt {
+            id: id.into(),
+            why: e.to_string(),
+        })?;
+        Ok(Container { dir, record })
+    }
+
+    /// What can still be read of the damaged record of `id` (see [`salvage`]).
+    pub fn salvage(root: &Path, id: &str) -> Result<Container> {
+        let dir = container_dir(root, id)?;
+        let text = std::fs::read(dir.join(STATE_FILE)).ctx(|| format!("read state of {id}"))?;
+        let record = salvage(id, &text);
         Ok(Container { dir, record })
     }
 
@@ -149,7 +165,16 @@ impl Container {
 
     /// The live status: stopped if init is gone (or its pid was reused), created while
     /// `exec.fifo` exists, paused if the cgroup is frozen, running otherwise.
+    /// A half-made container is creating while its `create` holds the lock, stopped once that
+    /// `create` is gone.
     pub fn status(&self) -> Status {
+        if self.record.creating {
+            return if locked_elsewhere(&self.dir) {
+                Status::Creating
+            } else {
+                Status::Stopped
+            };
+        }
         if !self.init_alive() {
             Status::Stopped
         } else if self.dir.join(EXEC_FIFO).exists() {
@@ -220,6 +245,110 @@ pub fn lock_dir(dir: &Path) -> Result<Flock<File>> {
         .ctx(|| format!("lock {}", dir.display()))
 }
 
+/// Lock a container directory exclusively if nobody holds it; `None` if somebody does.
+pub fn try_lock_dir(dir: &Path) -> Result<Option<Flock<File>>> {
+    let f = File::open(dir).ctx(|| format!("open {}", dir.display()))?;
+    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(Some(lock)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(e).ctx(|| format!("lock {}", dir.display())),
+    }
+}
+
+/// Whether another command holds the lock of `dir`.
+fn locked_elsewhere(dir: &Path) -> bool {
+    let Ok(f) = File::open(dir) else {
+        return false;
+    };
+    matches!(
+        Flock::lock(f, FlockArg::LockSharedNonblock),
+        Err((_, nix::errno::Errno::EWOULDBLOCK))
+    )
+}
+
+/// Remove a container directory, `state.json` last: a command killed meanwhile leaves either
+/// the record (and `delete` can run again) or a directory without one, which `create` takes
+/// over and `delete` removes.
+pub fn remove_dir(dir: &Path) -> Result<()> {
+    clear_dir(dir, &[STATE_FILE])?;
+    match std::fs::remove_file(dir.join(STATE_FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).ctx(|| format!("remove {}", dir.join(STATE_FILE).display()))
+        }
+        _ => {}
+    }
+    match std::fs::remove_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).ctx(|| format!("remove {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Remove everything in `dir` but the entries named in `keep`.
+pub fn clear_dir(dir: &Path, keep: &[&str]) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        other => other.ctx(|| format!("read {}", dir.display()))?,
+    };
+    for entry in entries.flatten() {
+        if keep.iter().any(|k| entry.file_name() == *k) {
+            continue;
+        }
+        let path = entry.path();
+        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).ctx(|| format!("remove {}", path.display()))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// What `delete --force` can still use of a damaged record: the leading fields (pid, its
+/// start time, the cgroup paths) when they are whole, as a half-made record with an empty
+/// spec (no hooks).
+pub fn salvage(id: &str, text: &[u8]) -> Record {
+    // The pid is whole only if what follows it was written too.
+    let pid_start = value_after(text, "pid_start");
+    Record {
+        id: id.into(),
+        pid: pid_start
+            .and_then(|_| value_after(text, "pid"))
+            .unwrap_or(0),
+        pid_start: pid_start.unwrap_or(0),
+        cgroup_paths: value_after::<BTreeMap<String, PathBuf>>(text, "cgroup_paths")
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, p): &(String, PathBuf)| p.is_absolute())
+            .collect(),
+        cgroup_unit: value_after(text, "cgroup_unit"),
+        creating: true,
+        bundle: PathBuf::new(),
+        rootfs: PathBuf::new(),
+        created: String::new(),
+        spec: Spec::default(),
+    }
+}
+
+/// The JSON value after the first `"key":` in `text`, if it is complete.
+fn value_after<T: serde::de::DeserializeOwned>(text: &[u8], key: &str) -> Option<T> {
+    let pattern = format!("\"{key}\":");
+    let at = text
+        .windows(pattern.len())
+        .position(|w| w == pattern.as_bytes())?;
+    serde_json::Deserializer::from_slice(&text[at + pattern.len()..])
+        .into_iter::<T>()
+        .next()?
+        .ok()
+}
+
 /// `(state, starttime)` of a process from `/proc/<pid>/stat`, or None if it does not exist.
 pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -234,6 +363,11 @@ fn parse_stat(text: &str) -> Option<(char, u64)> {
     Some((state, start))
 }
 
+/// Whether `dir` holds a record (a complete, half-made or damaged one).
+pub fn has_record(dir: &Path) -> bool {
+    dir.join(STATE_FILE).exists()
+}
+
 /// Every container id under `root` that has a state file, sorted.
 pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     let entries = match std::fs::read_dir(root) {
@@ -243,7 +377,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     };
     let mut ids: Vec<String> = entries
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().join(STATE_FILE).exists())
+        .filter(|e| has_record(&e.path()))
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     ids.sort();
@@ -258,6 +392,16 @@ mod tests {
     fn stat_parsing_handles_parens_in_comm() {
         let line = "42 (a) b) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 1000 10";
         assert_eq!(parse_stat(line), Some(('S', 98765)));
+    }
+
+    #[test]
+    fn a_truncated_record_still_names_pid_and_cgroups() {
+        let text = br#"{"id":"a","pid":42,"pid_start":7,"cgroup_paths":{"pids":"/sys/fs/cgroup/pids/a","x":"rel"},"bundle":"/b","spec":{"ociVer"#;
+        let r = salvage("a", text);
+        assert_eq!((r.pid, r.pid_start, r.creating), (42, 7, true));
+        assert_eq!(r.cgroup_paths.len(), 1, "relative paths are dropped");
+        let r = salvage("a", br#"{"id":"a","pid":4"#);
+        assert_eq!((r.pid, r.cgroup_paths.len()), (0, 0));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::{
     set_initial_affinity, wait_proceed,
 };
 use crate::bootstrap::channel::{Channel, Msg};
+use crate::bootstrap::parent_death;
 use crate::error::Context as _;
 use crate::security;
 
@@ -44,7 +45,9 @@ pub fn run(
         let prepared = become_process_with(process, seccomp).map_err(at("process"))?;
         set_final_affinity(process).map_err(at("execCPUAffinity"))?;
         exec::close_inherited_fds(preserve_fds).map_err(at("close fds"))?;
-        // Set-up is done: from here on only the seccomp load and execve remain.
+        // Set-up is done: from here on only the seccomp load and execve remain, and the
+        // process outlives a `hull exec` that dies now (as it does a detached one).
+        parent_death::outlive_parent().map_err(at("report ready"))?;
         chan.send(&Msg::Ready).map_err(at("report ready"))?;
         security::load_seccomp(seccomp, &mut listener, prepared.caps_after_seccomp.as_ref())
             .map_err(at("seccomp"))?;

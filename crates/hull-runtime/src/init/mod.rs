@@ -32,6 +32,7 @@ use nix::sys::stat::{umask, Mode};
 use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
 
 use crate::bootstrap::channel::{Channel, Msg};
+use crate::bootstrap::parent_death;
 use crate::error::{Context as _, Error, Result};
 use crate::hooks::{self, HookPoint};
 use crate::security::{self, caps, nnp, oom, rlimits, scheduling};
@@ -97,6 +98,8 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     umask(Mode::empty());
     if cfg.new_namespaces.contains(CloneFlags::CLONE_NEWUSER) {
         user::become_namespace_root().map_err(at("user namespace"))?;
+        // The change of credentials cleared the parent-death signal.
+        parent_death::die_with_parent(chan).map_err(at("user namespace"))?;
     }
     if cfg.new_namespaces.contains(CloneFlags::CLONE_NEWCGROUP) {
         // Only now that the parent has put us in our cgroup, so the namespace is rooted there.
@@ -151,7 +154,9 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     ensure_cwd(process, readonly_root(spec)).map_err(at("process"))?;
     let seccomp = security::seccomp_profile(spec);
     let prepared = become_process_with(process, seccomp).map_err(at("process"))?;
+    parent_death::outlive_parent().map_err(at("report ready"))?;
     chan.send(&Msg::Ready).map_err(at("report ready"))?;
+    wait_created(chan).map_err(at("wait for the parent"))?;
     let _started = exec::wait_for_start(cfg.fifo).map_err(at("wait for start"))?;
     set_final_affinity(process).map_err(at("execCPUAffinity"))?;
     exec::close_inherited_fds(cfg.preserve_fds).map_err(at("close fds"))?;
@@ -200,6 +205,15 @@ fn wait_proceed(chan: &Channel) -> Result<String> {
     match chan.recv()? {
         Some(Msg::Proceed { state }) => Ok(state),
         other => Err(Error::Msg(format!("expected Proceed, got {other:?}"))),
+    }
+}
+
+/// After `Ready`, wait until the parent has written the state: if hull died first (EOF),
+/// nobody would ever find this init, so it must not block on `exec.fifo`.
+fn wait_created(chan: &Channel) -> Result<()> {
+    match chan.recv()? {
+        Some(Msg::Created) => Ok(()),
+        other => Err(Error::Msg(format!("expected Created, got {other:?}"))),
     }
 }
 

@@ -6,7 +6,11 @@ use crate::cli::{Global, ListFormat};
 
 /// Prints every container under `--root`: ids only with `quiet`, else a table or JSON.
 pub fn run(global: &Global, format: ListFormat, quiet: bool) -> anyhow::Result<i32> {
-    let states = hull_runtime::container::list::list(&global.root)?;
+    let listing = hull_runtime::container::list::list(&global.root)?;
+    for e in &listing.unreadable {
+        eprintln!("hull: list: {e}");
+    }
+    let states = listing.entries;
     if quiet {
         states.iter().for_each(|e| println!("{}", e.state.id));
         return Ok(0);

@@ -1,0 +1,260 @@
+//! Crash consistency: hull killed with SIGKILL at any moment leaves nothing that
+//! `delete --force` cannot remove, and the id can be used again. Half-made containers and
+//! damaged state files are seen by `state`, `list` and `delete` for what they are.
+
+use hull_integration::leaks::{self, assert_nothing_left};
+use hull_integration::{poll, Bundle, Hull};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(30);
+
+fn sleeper(h: &Hull) -> Bundle {
+    let mut b = h.bundle();
+    b.args(&["sleep", "1000"]);
+    b
+}
+
+/// A hook that touches `marker` and then waits until it is removed (so it never outlives the
+/// test): the place where the test holds hull, or init, still.
+fn holding_hook(marker: &Path) -> serde_json::Value {
+    let m = marker.display();
+    json!({"path": "/bin/sh", "args": ["sh", "-c", format!("touch {m}; while [ -e {m} ]; do sleep 0.05; done")]})
+}
+
+/// Waits (up to 10 s: a process killed by the kernel takes a moment to go) until no process is
+/// rooted in the bundle or in a cgroup named after `id`, then asserts nothing at all is left.
+#[track_caller]
+fn wait_nothing_left(h: &Hull, id: &str, bundle: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline
+        && !(leaks::procs_rooted_in(bundle).is_empty()
+            && leaks::procs_in_cgroup_named(id).is_empty())
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_nothing_left(h, id, bundle);
+}
+
+/// `delete --force` succeeds, nothing is left, and the id can be created (and deleted) again.
+#[track_caller]
+fn force_delete_then_reuse(h: &Hull, id: &str, b: &Bundle) {
+    h.delete(id, true).ok();
+    wait_nothing_left(h, id, &b.dir);
+    h.create_ok(id, b);
+    h.delete(id, true).ok();
+    assert_nothing_left(h, id, &b.dir);
+}
+
+/// hull is killed while it runs a createRuntime hook (init waits for it on the channel): init,
+/// which keeps only its own end of the channel, sees hull go and exits; `state` says stopped.
+#[test]
+fn create_killed_in_a_runtime_hook_leaves_no_init() {
+    let h = Hull::new();
+    let mut b = sleeper(&h);
+    let marker = h.temp_dir().join("in-hook");
+    b.add_hook("createRuntime", holding_hook(&marker));
+    b.save();
+    let id = h.new_id();
+    let create = h.spawn(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    poll(T, "the createRuntime hook to run", || {
+        marker.exists().then_some(())
+    });
+    assert_eq!(h.status(&id).as_deref(), Some("creating"));
+    create.signal(libc::SIGKILL);
+    create.wait(T);
+    std::fs::remove_file(&marker).unwrap();
+    poll(T, "init to exit once hull is gone", || {
+        leaks::procs_rooted_in(&b.dir).is_empty().then_some(())
+    });
+    assert_eq!(h.status(&id).as_deref(), Some("stopped"));
+    b.config["hooks"] = json!({});
+    force_delete_then_reuse(&h, &id, &b);
+}
+
+/// hull is killed while init runs a createContainer hook (hull waits on the channel): init
+/// dies with hull (PR_SET_PDEATHSIG), and its hook with it.
+#[test]
+fn create_killed_in_a_container_hook_leaves_no_init() {
+    let h = Hull::new();
+    let mut b = sleeper(&h);
+    let marker = h.temp_dir().join("in-hook");
+    b.add_hook("createContainer", holding_hook(&marker));
+    b.save();
+    let id = h.new_id();
+    let create = h.spawn(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    poll(T, "the createContainer hook to run", || {
+        marker.exists().then_some(())
+    });
+    create.signal(libc::SIGKILL);
+    create.wait(T);
+    poll(T, "init and its hook to die with hull", || {
+        leaks::procs_rooted_in(&b.dir).is_empty().then_some(())
+    });
+    let _ = std::fs::remove_file(&marker);
+    let st = h.state(&id);
+    assert_eq!(
+        (st["status"].as_str(), st["pid"].as_i64()),
+        (Some("stopped"), Some(0))
+    );
+    b.config["hooks"] = json!({});
+    force_delete_then_reuse(&h, &id, &b);
+}
+
+/// What a `delete` (or `create`) killed at the wrong moment leaves: a state dir without a
+/// record, or with only `exec.fifo` in it. It does not block the id: `state` says it does not
+/// exist, `create` takes it over, and `delete --force` removes it.
+#[test]
+fn a_state_dir_without_a_record_does_not_block_the_id() {
+    let h = Hull::new();
+    let b = sleeper(&h);
+    b.save();
+    let id = h.new_id();
+    for leftover in [None, Some("exec.fifo")] {
+        std::fs::create_dir_all(h.state_dir(&id)).unwrap();
+        if let Some(name) = leftover {
+            std::fs::write(h.state_dir(&id).join(name), "").unwrap();
+        }
+        h.run(&["state", &id]).assert_error(&["not exist"]);
+        h.create_ok(&id, &b);
+        assert_eq!(h.status(&id).as_deref(), Some("created"));
+        h.delete(&id, true).ok();
+        assert_nothing_left(&h, &id, &b.dir);
+    }
+    std::fs::create_dir_all(h.state_dir(&id)).unwrap();
+    h.delete(&id, true).ok();
+    assert!(!h.state_dir(&id).exists());
+}
+
+/// Cut `state.json` of `id` to `len` bytes.
+fn truncate_state(h: &Hull, id: &str, len: usize) -> PathBuf {
+    let path = h.state_dir(id).join("state.json");
+    let text = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &text[..len.min(text.len())]).unwrap();
+    path
+}
+
+/// A truncated `state.json`: `list` still lists the other containers and names the bad one
+/// on stderr; `state` fails with one line; `delete --force` kills its init and removes its
+/// cgroups and dir from what the truncated record still says.
+#[test]
+fn a_truncated_state_file_hides_nothing_else_and_is_force_deleted() {
+    let h = Hull::new();
+    let (good_b, bad_b) = (sleeper(&h), sleeper(&h));
+    let (good, bad) = (h.new_id(), h.new_id());
+    h.create_ok(&good, &good_b);
+    h.create_ok(&bad, &bad_b);
+    let bad_pid = h.pid(&bad);
+    let path = h.state_dir(&bad).join("state.json");
+    let len = std::fs::metadata(&path).unwrap().len() as usize;
+    truncate_state(&h, &bad, len / 2);
+    let out = h.run(&["list", "--quiet"]).ok();
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        [good.as_str()],
+        "{out}"
+    );
+    let lines = out.stderr_lines();
+    assert!(lines.len() == 1 && lines[0].contains(&bad), "{out}");
+    let json = h.run(&["list", "--format", "json"]).ok();
+    let rows: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{json}");
+    h.run(&["state", &bad]).assert_error(&["corrupt", &bad]);
+    h.delete(&bad, false).assert_error(&["corrupt"]);
+    h.delete(&bad, true).ok();
+    assert!(
+        !hull_integration::pid_alive(bad_pid),
+        "delete --force left init {bad_pid}"
+    );
+    wait_nothing_left(&h, &bad, &bad_b.dir);
+    assert_eq!(h.status(&good).as_deref(), Some("created"));
+    h.delete(&good, true).ok();
+    assert_nothing_left(&h, &good, &good_b.dir);
+}
+
+/// A `state.json` that is not JSON at all: `list` lists the rest, `delete --force` removes
+/// the state dir (there is nothing left to read the init or cgroups from).
+#[test]
+fn a_garbage_state_file_is_force_deleted() {
+    let h = Hull::new();
+    let b = sleeper(&h);
+    let id = h.new_id();
+    h.create_ok(&id, &b);
+    let pid = h.pid(&id);
+    std::fs::write(h.state_dir(&id).join("state.json"), "\0\0garbage").unwrap();
+    let out = h.run(&["list"]).ok();
+    assert!(
+        !out.stdout.contains(&id) && out.stderr.contains(&id),
+        "{out}"
+    );
+    // The test plays the part of whoever has to find the init another way.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    h.delete(&id, true).ok();
+    assert!(!h.state_dir(&id).exists());
+    h.create_ok(&id, &b);
+    h.delete(&id, true).ok();
+    wait_nothing_left(&h, &id, &b.dir);
+}
+
+/// How long one `hull <args> <new id>` takes here (the median of three), for spreading the kills.
+fn create_time(h: &Hull, args: &[&str]) -> Duration {
+    let mut times: Vec<Duration> = (0..3)
+        .map(|_| {
+            let id = h.new_id();
+            let mut full = args.to_vec();
+            full.push(&id);
+            let start = Instant::now();
+            h.run(&full).ok();
+            let took = start.elapsed();
+            h.delete(&id, true).ok();
+            took
+        })
+        .collect();
+    times.sort();
+    times[1]
+}
+
+/// Kills `hull <args> <id>` with SIGKILL at 50 moments spread over one run of it; after each,
+/// `delete --force` leaves nothing and the id is free again.
+fn killed_at_50_moments(args: &[&str]) {
+    let h = Hull::new();
+    let b = sleeper(&h);
+    b.save();
+    let mut full: Vec<&str> = args.to_vec();
+    full.extend(["--bundle", b.dir.to_str().unwrap()]);
+    let took = create_time(&h, &full);
+    let id = h.new_id();
+    full.push(&id);
+    let mut interrupted = 0;
+    for i in 0..50u32 {
+        let at = took.mul_f64(f64::from(i) / 50.0);
+        let cmd = h.spawn(&full);
+        std::thread::sleep(at);
+        cmd.signal(libc::SIGKILL);
+        let out = cmd.wait(T);
+        if out.code().is_none() {
+            interrupted += 1;
+        }
+        h.delete(&id, true).ok();
+        wait_nothing_left(&h, &id, &b.dir);
+    }
+    eprintln!("{args:?}: {interrupted} of 50 killed before they finished (one run takes {took:?})");
+    assert!(
+        interrupted >= 20,
+        "too few kills landed mid-way: {interrupted}"
+    );
+    h.run(&full).ok();
+    h.delete(&id, true).ok();
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
+#[test]
+fn create_killed_at_50_moments_leaves_nothing() {
+    killed_at_50_moments(&["create"]);
+}
+
+#[test]
+fn run_detached_killed_at_50_moments_leaves_nothing() {
+    killed_at_50_moments(&["run", "--detach"]);
+}
