@@ -237,3 +237,70 @@ fn time_offsets_without_a_time_namespace() {
     out.assert_error(&["linux.timeOffsets"]);
     hull_integration::leaks::assert_nothing_left(&h, &id, &b.dir);
 }
+
+/// An edit of a config, and what the error must then say.
+type Case = (&'static str, fn(&mut serde_json::Value));
+
+/// A config string holding a newline (or another control character) is escaped in the
+/// error: the message stays one line on stderr and in the `--log` JSON's `msg`.
+#[test]
+fn config_strings_with_newlines_stay_one_line() {
+    let cases: [Case; 5] = [
+        ("/no/such\\nsource", |c| {
+            c["mounts"].as_array_mut().unwrap().push(
+                json!({"destination": "/mnt", "type": "bind", "source": "/no/such\nsource", "options": ["bind"]}),
+            )
+        }),
+        ("/no\\nhook", |c| {
+            c["hooks"] = json!({"createRuntime": [{"path": "/no\nhook"}]})
+        }),
+        ("no\\nsuch: ", |c| {
+            c["linux"]["sysctl"] = json!({"net.no\nsuch": "1"})
+        }),
+        (
+            "RLIMIT_NO\\nSUCH",
+            |c| {
+                c["process"]["rlimits"] = json!([{"type": "RLIMIT_NO\nSUCH", "hard": 1, "soft": 1}])
+            },
+        ),
+        ("no\\nsuch\\r\\u{1b}", |c| {
+            c["process"]["args"] = json!(["no\nsuch\r\u{1b}"])
+        }),
+    ];
+    for (needle, edit) in cases {
+        let h = Hull::new();
+        let mut b = h.bundle();
+        edit(&mut b.config);
+        b.save();
+        let id = h.new_id();
+        let log = h.temp_dir().join("log.json");
+        let mut args = vec!["--log", log.to_str().unwrap(), "--log-format", "json"];
+        args.extend(["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+        let out = h.run(&args);
+        out.assert_error(&[hull_only(needle)]);
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let last = text.lines().last().unwrap_or_default();
+        let line: serde_json::Value = serde_json::from_str(last).unwrap();
+        let msg = line["msg"].as_str().unwrap_or_default();
+        assert!(!msg.contains('\n') && !msg.contains('\r'), "{line}");
+        assert!(msg.contains(hull_only(needle)), "{line}");
+        assert_nothing_left(&h, &id, &b.dir);
+    }
+}
+
+/// After `start` only the container's stderr can tell why init gave up: one line there too.
+#[test]
+fn a_late_failure_with_a_newline_stays_one_line() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["hooks"] = json!({"startContainer": [{"path": "/no\nhook"}]});
+    let id = h.new_id();
+    let out = h.run_fg(&id, &b, &[]);
+    assert!(!out.success(), "{out}");
+    let lines = out.stderr_lines();
+    assert!(
+        !lines.is_empty() && lines.iter().all(|l| l.starts_with("hull")),
+        "{out}"
+    );
+    assert!(out.stderr.contains(hull_only("/no\\nhook")), "{out}");
+}

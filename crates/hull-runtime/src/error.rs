@@ -1,5 +1,6 @@
 //! The runtime's error type: every failure carries what was being done and on what.
 
+use std::borrow::Cow;
 use std::fmt::Display;
 use std::path::PathBuf;
 
@@ -50,6 +51,23 @@ pub enum Error {
     /// Anything else, already phrased for the user.
     #[error("{0}")]
     Msg(String),
+}
+
+/// `msg` with every control character escaped (`\n`, `\r`, `\t`, `\u{1b}`...), so that an
+/// error stays one line even when a config string, a path or a hook's output holds a newline.
+pub fn one_line(msg: &str) -> Cow<'_, str> {
+    if !msg.chars().any(char::is_control) {
+        return Cow::Borrowed(msg);
+    }
+    let mut out = String::with_capacity(msg.len() + 8);
+    for c in msg.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Shorthand for results of this crate.
@@ -104,4 +122,21 @@ pub enum SpecError {
     /// A field has a value hull refuses.
     #[error("config.json: {field}: {reason}")]
     Invalid { field: String, reason: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(
+            one_line("plain: ünïcode \\ \"q\""),
+            "plain: ünïcode \\ \"q\""
+        );
+        assert_eq!(
+            one_line("/no/such\nsrc\r\t\u{1b}x"),
+            "/no/such\\nsrc\\r\\t\\u{1b}x"
+        );
+    }
 }

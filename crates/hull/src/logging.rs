@@ -42,15 +42,17 @@ fn install(log: Option<&Path>, format: LogFormat, debug: bool) {
     let _ = tracing_subscriber::registry().with(LogLayer).try_init();
 }
 
-/// Print a failure: one line `hull: ...` on stderr, and an error line in the `--log` file;
-/// without `--log` but with `--log-format json`, the error line itself goes to stderr (runc).
+/// Print a failure: one line `hull: ...` on stderr (control characters escaped: a newline in
+/// a config string does not break it), and an error line in the `--log` file; without
+/// `--log` but with `--log-format json`, the error line itself goes to stderr (runc).
 pub fn report_error(msg: &str) {
+    let msg = hull_runtime::error::one_line(msg);
     match SINK.get() {
         Some(sink) if sink.file.is_some() => {
-            sink.write("error", msg);
+            sink.write("error", &msg);
             eprintln!("hull: {msg}");
         }
-        Some(sink) if sink.format == LogFormat::Json => sink.write("error", msg),
+        Some(sink) if sink.format == LogFormat::Json => sink.write("error", &msg),
         _ => eprintln!("hull: {msg}"),
     }
 }
@@ -98,6 +100,8 @@ pub fn usage_error(e: clap::Error) -> ! {
 
 impl Sink {
     fn write(&self, level: &str, msg: &str) {
+        // containerd shows `msg` to its user: one line there too
+        let msg = hull_runtime::error::one_line(msg);
         let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let line = match self.format {
             LogFormat::Json => {

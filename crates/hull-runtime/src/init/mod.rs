@@ -70,7 +70,7 @@ pub fn run(chan: &Channel, cfg: &InitConfig) -> i32 {
                 step,
                 "startContainer hooks" | "close fds" | "seccomp" | "exec"
             ) {
-                eprintln!("hull: {step}: {e}");
+                eprintln!("hull: {step}: {}", crate::error::one_line(&e.to_string()));
             }
             1
         }
