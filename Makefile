@@ -7,6 +7,7 @@ demo:
 # Every test in its own process (nextest); the leak check runs last, on its own.
 test:
 	cargo build --workspace
+	cargo build -p hull --features failpoints --target-dir target/failpoints
 	cargo nextest run --workspace --no-fail-fast -E 'not test(leak_check)'
 	cargo nextest run --workspace -E 'test(leak_check)'
 

@@ -258,3 +258,245 @@ fn create_killed_at_50_moments_leaves_nothing() {
 fn run_detached_killed_at_50_moments_leaves_nothing() {
     killed_at_50_moments(&["run", "--detach"]);
 }
+
+// ---- fault points: hull killed at every named step (the `failpoints` build) ----
+
+/// hull built with its fault points (`--features failpoints`, into `target/failpoints`; `make
+/// test` builds it first, so this is then only cargo's check that it is up to date).
+fn failpoints_hull() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let ws = hull_integration::workspace_dir();
+            let target = ws.join("target/failpoints");
+            let out = std::process::Command::new(env!("CARGO"))
+                .current_dir(&ws)
+                .args(["build", "--quiet", "-p", "hull", "--features", "failpoints"])
+                .arg("--target-dir")
+                .arg(&target)
+                .output()
+                .expect("run cargo build");
+            assert!(
+                out.status.success(),
+                "build hull with fault points: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            target.join("debug/hull")
+        })
+        .clone()
+}
+
+/// Every fault point in hull-runtime's source (`fault::point("…")`), so that a new one
+/// cannot go untested.
+fn all_points() -> Vec<String> {
+    fn walk(dir: &Path, found: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, found);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                for part in text.split("fault::point(\"").skip(1) {
+                    found.push(part.split('"').next().unwrap().to_string());
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &hull_integration::workspace_dir().join("crates/hull-runtime/src"),
+        &mut found,
+    );
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// `hull <args>` from the fault-point build, killed by SIGKILL at `point`; asserts it was.
+#[track_caller]
+fn killed_at(h: &Hull, point: &str, args: &[&str]) {
+    use std::os::unix::process::ExitStatusExt;
+    let mut cmd = std::process::Command::new(failpoints_hull());
+    cmd.arg("--root")
+        .arg(&h.root)
+        .args(args)
+        .env("FAILPOINTS", format!("{point}=return"));
+    let out = hull_integration::run_to_files(cmd, &h.temp_dir(), T);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGKILL),
+        "hull should have been killed at {point}:\n{out}"
+    );
+}
+
+const CREATE_POINTS: [&str; 10] = [
+    "create::reserved",
+    "create::recorded",
+    "create::fifo",
+    "create::cgroup-target",
+    "create::spawned",
+    "create::pid-recorded",
+    "create::in-cgroup",
+    "create::ready",
+    "create::saved",
+    "create::released",
+];
+const START_POINTS: [&str; 4] = [
+    "start::locked",
+    "start::read-fifo",
+    "start::removed-fifo",
+    "start::released",
+];
+const RUN_POINTS: [&str; 3] = ["run::created", "run::started", "run::exited"];
+/// Up to `exec::in-cgroup` the new process is still hull's code: it must die with hull.
+const EXEC_POINTS: [&str; 4] = [
+    "exec::spawned",
+    "exec::in-cgroup",
+    "exec::proceeded",
+    "exec::started",
+];
+const DELETE_POINTS: [&str; 5] = [
+    "delete::locked",
+    "delete::stopped",
+    "delete::poststop",
+    "delete::cgroup-removed",
+    "state::dir-cleared",
+];
+
+#[test]
+fn every_fault_point_is_tested() {
+    let mut tested: Vec<String> = [
+        &CREATE_POINTS[..],
+        &START_POINTS,
+        &RUN_POINTS,
+        &EXEC_POINTS,
+        &DELETE_POINTS,
+    ]
+    .concat()
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    tested.sort();
+    assert_eq!(all_points(), tested);
+}
+
+/// `create` killed at each of its steps: `state` shows the half-made container as stopped
+/// (as created only when killed after releasing init; as not existing before its first
+/// record), and `delete --force` leaves nothing.
+#[test]
+fn create_killed_at_every_fault_point() {
+    if !hull_integration::is_hull() {
+        return;
+    }
+    let h = Hull::new();
+    let b = sleeper(&h);
+    b.save();
+    let id = h.new_id();
+    let bundle = b.dir.to_str().unwrap();
+    for point in CREATE_POINTS {
+        killed_at(&h, point, &["create", "--bundle", bundle, &id]);
+        // Before its first record the id's dir is empty: no container yet.
+        let expected = match point {
+            "create::reserved" => None,
+            "create::released" => Some("created"),
+            _ => Some("stopped"),
+        };
+        poll(
+            T,
+            &format!("status {expected:?} after a kill at {point}"),
+            || (h.status(&id).as_deref() == expected).then_some(()),
+        );
+        force_delete_then_reuse(&h, &id, &b);
+    }
+}
+
+/// `run` (detached and in the foreground) killed at each of its steps.
+#[test]
+fn run_killed_at_every_fault_point() {
+    if !hull_integration::is_hull() {
+        return;
+    }
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["sleep", "0.2"]);
+    b.save();
+    let id = h.new_id();
+    let bundle = b.dir.to_str().unwrap();
+    for point in RUN_POINTS {
+        killed_at(&h, point, &["run", "--bundle", bundle, &id]);
+        force_delete_then_reuse(&h, &id, &b);
+    }
+    for point in CREATE_POINTS {
+        killed_at(&h, point, &["run", "--detach", "--bundle", bundle, &id]);
+        force_delete_then_reuse(&h, &id, &b);
+    }
+}
+
+/// `start` killed at each of its steps: the container is left created, running or stopped,
+/// never stuck, and `delete --force` leaves nothing.
+#[test]
+fn start_killed_at_every_fault_point() {
+    if !hull_integration::is_hull() {
+        return;
+    }
+    let h = Hull::new();
+    let b = sleeper(&h);
+    let id = h.new_id();
+    for point in START_POINTS {
+        h.create_ok(&id, &b);
+        killed_at(&h, point, &["start", &id]);
+        let status = h.status(&id);
+        assert!(
+            matches!(status.as_deref(), Some("created" | "running")),
+            "after a kill at {point}: {status:?}"
+        );
+        force_delete_then_reuse(&h, &id, &b);
+    }
+}
+
+/// `exec` killed at each of its steps: until the process has been let go (`Proceed`), it dies
+/// with hull instead of staying blocked; after that it is the container's; `delete --force`
+/// leaves nothing either way.
+#[test]
+fn exec_killed_at_every_fault_point() {
+    if !hull_integration::is_hull() {
+        return;
+    }
+    let h = Hull::new();
+    let b = sleeper(&h);
+    let id = h.new_id();
+    for (i, point) in EXEC_POINTS.into_iter().enumerate() {
+        h.create_start(&id, &b);
+        let init = h.pid(&id) as u32;
+        killed_at(&h, point, &["exec", &id, "sleep", "1234"]);
+        if i < 2 {
+            poll(
+                T,
+                &format!("the exec'd process to die with hull at {point}"),
+                || {
+                    let procs = leaks::procs_rooted_in(&b.dir);
+                    (procs.iter().all(|(pid, _)| *pid == init)).then_some(())
+                },
+            );
+        }
+        assert_eq!(h.status(&id).as_deref(), Some("running"));
+        force_delete_then_reuse(&h, &id, &b);
+    }
+}
+
+/// `delete` killed at each of its steps: another `delete --force` finishes the job and the id
+/// is free.
+#[test]
+fn delete_killed_at_every_fault_point() {
+    if !hull_integration::is_hull() {
+        return;
+    }
+    let h = Hull::new();
+    let b = sleeper(&h);
+    let id = h.new_id();
+    for point in DELETE_POINTS {
+        h.create_start(&id, &b);
+        killed_at(&h, point, &["delete", "--force", &id]);
+        force_delete_then_reuse(&h, &id, &b);
+    }
+}

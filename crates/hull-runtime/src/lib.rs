@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod container;
 pub mod criu;
 pub mod error;
+pub mod fault;
 pub mod features;
 pub mod hooks;
 pub mod init;

@@ -21,6 +21,7 @@ fn main() {
         Err(e) => logging::usage_error(e),
     };
     logging::init(&cli.global);
+    hull_runtime::fault::setup();
     let (name, id) = cli.command.describe();
     let code = match commands::dispatch(cli.global, cli.command, guard) {
         Ok(code) => code,

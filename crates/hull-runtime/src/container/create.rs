@@ -20,6 +20,7 @@ use crate::bootstrap::channel::{self, Channel, Msg};
 use crate::bootstrap::namespaces::Plan;
 use crate::bootstrap::spawn::spawn_init;
 use crate::error::{Context, Error, Result};
+use crate::fault;
 use crate::hooks::{self, HookPoint};
 use crate::init::{self, InitConfig};
 use crate::spec::{self, Bundle};
@@ -124,6 +125,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     }
     // Declared before `undo`, so the lock is held until the undo is done.
     let lock = reserve(&opts.root, &dir, &opts.id)?;
+    fault::point("create::reserved");
     let mut undo = Undo {
         dir: dir.clone(),
         init: None,
@@ -132,7 +134,9 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     };
     let mut record = new_record(&opts.id, &bundle, undo.manager()?);
     state::save(&dir, &record)?;
+    fault::point("create::recorded");
     let fifo = make_fifo(&dir)?;
+    fault::point("create::fifo");
     let plan = Plan::from_spec(&bundle.spec);
     let idmapped = crate::bootstrap::idmap_mount::prepare(&bundle.spec, &bundle.dir)?;
     let (parent, child) = channel::pair()?;
@@ -149,17 +153,20 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     let into_cgroup = super::cgroup::clone_target(undo.manager()?)?;
     let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
     let cloned_into_cgroup = into_fd.is_some();
+    fault::point("create::cgroup-target");
     let parent_only = [lock.as_raw_fd()];
     let pid = spawn_init(&plan, into_fd, &parent, child, &parent_only, |chan| {
         init::run(chan, &init_cfg)
     })?;
     undo.init = Some(pid);
+    fault::point("create::spawned");
     drop((fifo, into_cgroup));
     record.pid = pid;
     record.pid_start = state::proc_stat(pid)
         .ok_or_else(|| Error::Msg("container init exited during set-up".into()))?
         .1;
     state::save(&dir, &record)?;
+    fault::point("create::pid-recorded");
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         map_ids(pid, &bundle.spec)?;
     }
@@ -170,13 +177,17 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     if let Some(resources) = super::cgroup::resources(&bundle.spec)? {
         cgroup.set(&resources)?;
     }
+    fault::point("create::in-cgroup");
     drive_init(&parent, &record)?;
+    fault::point("create::ready");
     record.creating = false;
     state::save(&dir, &record)?;
+    fault::point("create::saved");
     if let Some(path) = &opts.pid_file {
         write_pid_file(path, pid)?;
     }
     parent.send(&Msg::Created)?;
+    fault::point("create::released");
     undo.armed = false;
     drop(lock);
     Ok(Container { dir, record })

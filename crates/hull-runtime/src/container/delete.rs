@@ -12,6 +12,7 @@ use nix::sys::signal::Signal;
 use super::create::hook_state;
 use super::state::{self, Container, Status};
 use crate::error::{Error, Result};
+use crate::fault;
 use crate::hooks::{self, HookPoint};
 use crate::pidfd::PidFd;
 
@@ -40,6 +41,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         }
         Err(e) => return Err(e),
     };
+    fault::point("delete::locked");
     delete_locked(&c, force)
 }
 
@@ -58,6 +60,7 @@ fn delete_locked(c: &Container, force: bool) -> Result<()> {
     if c.record.creating {
         // Its create is gone (we hold the lock); what it made may still be alive.
         stop(c)?;
+        fault::point("delete::stopped");
         return destroy(c);
     }
     match c.status() {
@@ -76,6 +79,7 @@ fn delete_locked(c: &Container, force: bool) -> Result<()> {
             ))
         }
     }
+    fault::point("delete::stopped");
     destroy(c)
 }
 
@@ -101,6 +105,8 @@ pub fn destroy(c: &Container) -> Result<()> {
     if let Err(e) = hooks::run_point(&c.record.spec, HookPoint::Poststop, &state) {
         tracing::warn!("{e}");
     }
+    fault::point("delete::poststop");
     super::cgroup::of(&c.record)?.destroy()?;
+    fault::point("delete::cgroup-removed");
     state::remove_dir(&c.dir)
 }

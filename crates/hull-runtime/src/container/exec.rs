@@ -18,6 +18,7 @@ use crate::bootstrap::channel::{self, Msg};
 use crate::bootstrap::namespaces::Plan;
 use crate::bootstrap::spawn::spawn_init;
 use crate::error::{Error, Result};
+use crate::fault;
 
 /// What `exec` is asked to do.
 #[derive(Debug, Clone)]
@@ -65,20 +66,26 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         )
     })?;
     drop(agent);
+    fault::point("exec::spawned");
     let started = cgroup
         .apply(pid)
         .map_err(Error::from)
         .and_then(|_| {
+            fault::point("exec::in-cgroup");
             parent.send(&Msg::Proceed {
                 state: state_json(&c),
             })
         })
-        .and_then(|_| wait_exec(&parent));
+        .and_then(|_| {
+            fault::point("exec::proceeded");
+            wait_exec(&parent)
+        });
     if let Err(e) = started {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         let _ = waitpid(Pid::from_raw(pid), None);
         return Err(e);
     }
+    fault::point("exec::started");
     if let Some(path) = &opts.pid_file {
         super::create::write_pid_file(path, pid)?;
     }

@@ -9,6 +9,7 @@ use super::create::{create_in, CreateOptions};
 use super::state::Container;
 use super::{delete, foreground, start};
 use crate::error::Result;
+use crate::fault;
 
 /// How `run` ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,7 @@ pub fn run(opts: &CreateOptions, mode: RunMode) -> Result<i32> {
     let terminal = super::create::wants_terminal(&bundle);
     let console = Console::choose(terminal, opts.console_socket.as_deref(), foreground)?;
     let c = create_in(opts, bundle, &console)?;
+    fault::point("run::created");
     let RunMode::Foreground { keep } = mode else {
         return start_or_remove(&opts.root, &c).map(|_| 0);
     };
@@ -36,7 +38,9 @@ pub fn run(opts: &CreateOptions, mode: RunMode) -> Result<i32> {
     drop(console);
     let set = foreground::block_signals()?;
     start_or_remove(&opts.root, &c)?;
+    fault::point("run::started");
     let code = foreground::wait(Pid::from_raw(c.record.pid), &set, pty)?;
+    fault::point("run::exited");
     if !keep {
         delete::delete_loaded(&c, true)?;
     }

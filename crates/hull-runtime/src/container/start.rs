@@ -12,6 +12,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use super::create::hook_state;
 use super::state::{Container, Status, EXEC_FIFO};
 use crate::error::{Context, Error, Result};
+use crate::fault;
 use crate::hooks::{self, HookPoint};
 use crate::pidfd::PidFd;
 
@@ -32,7 +33,9 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         }
         s => return Err(c.bad_status(s, "cannot start an already running container")),
     }
+    fault::point("start::locked");
     release(&c)?;
+    fault::point("start::released");
     poststart(&c);
     Ok(())
 }
@@ -59,7 +62,9 @@ pub fn release(c: &Container) -> Result<()> {
             c.record.id
         )));
     }
+    fault::point("start::read-fifo");
     std::fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))?;
+    fault::point("start::removed-fifo");
     wait_exec(&fifo, &pidfd)
 }
 

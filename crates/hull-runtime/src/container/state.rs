@@ -271,6 +271,7 @@ fn locked_elsewhere(dir: &Path) -> bool {
 /// over and `delete` removes.
 pub fn remove_dir(dir: &Path) -> Result<()> {
     clear_dir(dir, &[STATE_FILE])?;
+    crate::fault::point("state::dir-cleared");
     match std::fs::remove_file(dir.join(STATE_FILE)) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             return Err(e).ctx(|| format!("remove {}", dir.join(STATE_FILE).display()))
