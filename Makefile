@@ -1,5 +1,17 @@
 # The README names these targets.
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench install uninstall
+
+# Where `make install` puts hull: $(DESTDIR)$(PREFIX)/bin/hull, man pages in man8, completions
+# where bash-completion, zsh and fish look for them.
+PREFIX ?= /usr/local
+DESTDIR ?=
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+DOCS := $(TARGET_DIR)/hull-docs
+BINDIR = $(DESTDIR)$(PREFIX)/bin
+MAN8DIR = $(DESTDIR)$(PREFIX)/share/man/man8
+BASHDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHDIR = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+FISHDIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
 demo:
 	sh demo/run.sh
@@ -28,3 +40,20 @@ bench:
 .PHONY: bench-v2
 bench-v2:
 	sh tests/vm/bench-v2.sh
+
+# The release binary, and the man pages and completions rendered from its clap definitions
+# (crates/hull-docs).
+install:
+	cargo build --release -p hull
+	rm -rf $(DOCS)
+	cargo run -q -p hull-docs -- $(DOCS) >/dev/null
+	install -D -m 0755 $(TARGET_DIR)/release/hull $(BINDIR)/hull
+	install -d $(MAN8DIR)
+	install -m 0644 $(DOCS)/man8/*.8 $(MAN8DIR)/
+	install -D -m 0644 $(DOCS)/completions/hull.bash $(BASHDIR)/hull
+	install -D -m 0644 $(DOCS)/completions/_hull $(ZSHDIR)/_hull
+	install -D -m 0644 $(DOCS)/completions/hull.fish $(FISHDIR)/hull.fish
+
+uninstall:
+	rm -f $(BINDIR)/hull $(MAN8DIR)/hull.8 $(MAN8DIR)/hull-*.8
+	rm -f $(BASHDIR)/hull $(ZSHDIR)/_hull $(FISHDIR)/hull.fish

@@ -2,9 +2,10 @@
 # Build a busybox-static root filesystem at $1 (default: target/demo/rootfs).
 # Installs Debian's busybox-static first if it is missing.
 set -eu
+. "$(dirname "$0")/packages.sh"
 dest=${1:-target/demo/rootfs}
 if ! [ -x /bin/busybox ] || ! /bin/busybox --list >/dev/null 2>&1; then
-    apt-get install -y busybox-static >/dev/null
+    need_packages busybox-static
 fi
 rm -rf "$dest"
 mkdir -p "$dest/bin" "$dest/proc" "$dest/sys" "$dest/dev" "$dest/etc" "$dest/tmp" "$dest/root"

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use hull_runtime::container::rootless::RootlessMode;
 
-/// hull: an OCI container runtime (a drop-in replacement for runc).
+/// An OCI container runtime, a drop-in replacement for runc.
 #[derive(Debug, Parser)]
 #[command(
     name = "hull",

@@ -1,9 +1,9 @@
 //! hull: an OCI container runtime with runc's command line.
 
-mod cli;
 mod commands;
 mod logging;
-mod version;
+
+use hull::cli;
 
 use clap::Parser;
 
