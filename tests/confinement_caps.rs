@@ -149,12 +149,19 @@ fn no_capabilities_object_drops_everything() {
 fn unknown_capability_is_skipped_with_a_warning() {
     let h = Hull::new();
     let mut b = h.bundle();
-    b.config["process"]["capabilities"]["bounding"] = json!(["CAP_KILL", "CAP_NO_SUCH_THING"]);
+    b.config["process"]["capabilities"]["bounding"] =
+        json!(["CAP_KILL", "CAP_NO_SUCH_THING", "CAP_ALSO_NOT"]);
     b.config["process"]["capabilities"]["effective"] = json!(["CAP_KILL"]);
     b.config["process"]["capabilities"]["permitted"] = json!(["CAP_KILL"]);
     b.sh("grep Cap /proc/self/status");
     let out = h.run_fg(&h.new_id(), &b, &[]).ok();
-    assert!(out.stderr.contains("CAP_NO_SUCH_THING"), "{out}");
+    // runc's exact words, which tools match on
+    assert!(
+        out.stderr.contains(
+            "ignoring unknown or unavailable capabilities: [CAP_ALSO_NOT CAP_NO_SUCH_THING]"
+        ),
+        "{out}"
+    );
     assert_sets(&out.stdout, &[("CapBnd", mask(&["CAP_KILL"]))]);
 }
 
@@ -174,7 +181,11 @@ fn cap_the_runtime_lacks_is_skipped_with_a_warning() {
         json!({"bounding": set, "effective": set, "permitted": set});
     b.sh("grep Cap /proc/self/status");
     let out = h.run_fg(&h.new_id(), &b, &[]).ok();
-    assert!(out.stderr.contains("CAP_SYS_RESOURCE"), "{out}");
+    assert!(
+        out.stderr
+            .contains("ignoring unknown or unavailable capabilities: [CAP_SYS_RESOURCE]"),
+        "{out}"
+    );
     assert_sets(
         &out.stdout,
         &[

@@ -3,6 +3,7 @@
 
 use hull_integration::{leaks::assert_nothing_left, Hull};
 use serde_json::json;
+use std::time::Duration;
 
 /// Field `n` (1-based, as proc(5) numbers them) of /proc/self/stat output.
 fn stat_field(stat: &str, n: usize) -> String {
@@ -68,4 +69,35 @@ fn bad_cpu_list_is_an_error_and_leaves_nothing() {
     let out = h.create(&id, &b).fail();
     out.assert_error(&["execCPUAffinity"]);
     assert_nothing_left(&h, &id, &b.dir);
+}
+
+/// runtime-spec's flag names (`SCHED_FLAG_RESET_ON_FORK`): sched_getscheduler shows the
+/// reset-on-fork bit.
+#[test]
+fn scheduler_flags_by_the_spec_names() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["process"]["scheduler"] =
+        json!({"policy": "SCHED_OTHER", "flags": ["SCHED_FLAG_RESET_ON_FORK"]});
+    b.add_sysc("/sysc", 0o755).args(&["/sysc", "145", "0"]);
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(
+        out.stdout.contains(&format!("ret={} ", 0x4000_0000)),
+        "{out}"
+    );
+}
+
+/// `exec`'d processes get the container's personality too.
+#[test]
+fn personality_linux32_for_exec() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    b.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let out = h.run(&["exec", &id, "uname", "-m"]).ok();
+    assert_eq!(out.stdout.trim(), "i686", "{out}");
+    h.kill(&id, Some("KILL")).ok();
+    h.wait_status(&id, "stopped", Duration::from_secs(10));
 }

@@ -304,3 +304,52 @@ fn a_late_failure_with_a_newline_stays_one_line() {
     );
     assert!(out.stderr.contains(hull_only("/no\\nhook")), "{out}");
 }
+
+/// runc's words and exit statuses: a missing container "does not exist", an empty id
+/// "cannot be empty", a stopped one is named by its state; exec fails with 255, the rest 1.
+#[test]
+fn runc_words_for_missing_stopped_and_empty() {
+    let h = Hull::new();
+    let id = h.new_id();
+    for cmd in [
+        "state", "start", "kill", "delete", "pause", "resume", "exec",
+    ] {
+        let mut args = vec![cmd, id.as_str()];
+        if cmd == "exec" {
+            args.push("true");
+        }
+        let out = h.run(&args);
+        out.assert_error(&["container does not exist"]);
+        let want = if cmd == "exec" { 255 } else { 1 };
+        assert_eq!(out.code(), Some(want), "{cmd}: {out}");
+        let mut args = vec![cmd, ""];
+        if cmd == "exec" {
+            args.push("true");
+        }
+        let out = h.run(&args);
+        out.assert_error(&["container id cannot be empty"]);
+        assert_eq!(out.code(), Some(want), "{cmd} '': {out}");
+    }
+    let mut b = h.bundle();
+    b.args(&["true"]);
+    h.create_start(&id, &b);
+    h.wait_stopped(&id);
+    for (args, words, code) in [
+        (vec!["kill", id.as_str()], "container not running", 1),
+        (
+            vec!["start", id.as_str()],
+            "cannot start a container that has stopped",
+            1,
+        ),
+        (vec!["pause", id.as_str()], "container not running", 1),
+        (
+            vec!["exec", id.as_str(), "true"],
+            "cannot exec in a stopped container",
+            255,
+        ),
+    ] {
+        let out = h.run(&args);
+        out.assert_error(&[words, hull_only("stopped")]);
+        assert_eq!(out.code(), Some(code), "{out}");
+    }
+}

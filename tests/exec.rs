@@ -182,6 +182,7 @@ fn exec_cwd_missing_fails_on_chdir() {
     let (b, id) = running(&h);
     let out = exec(&h, &id, &["--cwd", "/no/such/dir"], &["pwd"]);
     out.assert_error(&["/no/such/dir"]);
+    assert_eq!(out.code(), Some(255), "{out}");
     assert!(!b.host_path("/no").exists(), "exec created its cwd");
 }
 
@@ -232,6 +233,10 @@ fn exec_cap_adds_a_capability() {
     );
     assert!(cap_bit(&with, "CapEff", CAP_SYS_ADMIN), "{with}");
     assert!(cap_bit(&with, "CapBnd", CAP_SYS_ADMIN), "{with}");
+    assert!(cap_bit(&with, "CapPrm", CAP_SYS_ADMIN), "{with}");
+    // as runc: never inheritable or ambient
+    assert!(!cap_bit(&with, "CapInh", CAP_SYS_ADMIN), "{with}");
+    assert!(!cap_bit(&with, "CapAmb", CAP_SYS_ADMIN), "{with}");
 }
 
 #[test]
@@ -362,7 +367,9 @@ fn exec_into_a_paused_container_needs_ignore_paused() {
     let h = Hull::new();
     let (b, id) = running(&h);
     h.run(&["pause", &id]).ok();
-    exec(&h, &id, &[], &["sh", "-c", "touch /tmp/refused"]).assert_error(&["paused"]);
+    let refused = exec(&h, &id, &[], &["sh", "-c", "touch /tmp/refused"]);
+    refused.assert_error(&["paused"]);
+    assert_eq!(refused.code(), Some(255), "{refused}");
     assert!(!b.host_path("/tmp/refused").exists());
     // Allowed with --ignore-paused; the process joins the frozen cgroup, so it may only get to
     // run once the container is resumed.
@@ -388,6 +395,7 @@ fn exec_of_a_missing_program_fails_cleanly() {
     let init = h.pid(&id);
     let out = exec(&h, &id, &[], &["no-such-program-xyz"]);
     out.assert_error(&["no-such-program-xyz"]);
+    assert_eq!(out.code(), Some(255), "a failure of exec itself:\n{out}");
     let out = exec(&h, &id, &[], &["/bin/no-such-program-abs"]);
     out.assert_error(&["/bin/no-such-program-abs"]);
     let ps = h.run(&["ps", "--format", "json", &id]).ok();
@@ -406,4 +414,16 @@ fn exec_process_json_without_args_is_an_error() {
     let out = exec(&h, &id, &["--process", path.to_str().unwrap()], &[]);
     assert_ne!(out.code(), Some(0), "{out}");
     out.assert_error(&["process.args"]);
+}
+
+/// A process.json without `user` runs as uid 0, gid 0 (runc).
+#[test]
+fn exec_process_json_without_user() {
+    let h = Hull::new();
+    let (b, id) = running(&h);
+    let path = b.dir.join("process.json");
+    let process = json!({"args": ["/bin/sh", "-c", "id -u; id -g"], "cwd": "/"});
+    std::fs::write(&path, serde_json::to_vec(&process).unwrap()).unwrap();
+    let out = exec(&h, &id, &["--process", path.to_str().unwrap()], &[]).ok();
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["0", "0"], "{out}");
 }

@@ -717,3 +717,20 @@ fn annotations_of_256_kib_and_a_config_of_several_mib() {
     assert_eq!(out.stdout, "run-ok\n", "{out}");
     assert!(std::fs::metadata(b.config_path()).unwrap().len() > 6 << 20);
 }
+
+/// Signal 0 checks the container's processes are there, as kill(2) does, with and without
+/// `--all`; a stopped container is "not running".
+#[test]
+fn kill_with_signal_0() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    h.kill(&id, Some("0")).ok();
+    h.run(&["kill", "-a", &id, "0"]).ok();
+    assert_eq!(h.status(&id).as_deref(), Some("running"));
+    h.kill(&id, Some("KILL")).ok();
+    h.wait_stopped(&id);
+    h.kill(&id, Some("0")).assert_error(&["not running"]);
+}

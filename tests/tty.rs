@@ -411,3 +411,57 @@ fn foreground_exec_without_tty_flag_has_no_terminal() {
         "no terminal without -t:\n{out}"
     );
 }
+
+/// The pty belongs to the process's uid (its group stays tty, 5, as runc's tests want); `consoleSize` of an
+/// exec'd process (here from a process.json without `user`) sizes its pty.
+#[test]
+fn pty_owner_and_exec_console_size() {
+    let h = Hull::new();
+    let mut b = tty_bundle(&h, 0, Some((30, 90)));
+    b.user(1000, 1000, &[])
+        .sh("echo owner=$(stat -c '%u:%g' $(tty)); echo ready; read line; echo got:$line");
+    let sock = ConsoleSocket::new(&h);
+    let id = h.new_id();
+    b.save();
+    h.run(&[
+        "run",
+        "-d",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--console-socket",
+        sock.path(),
+        &id,
+    ])
+    .ok();
+    let mut m = sock.accept();
+    let out = converse(&mut m);
+    assert_eq!(field(&out, "owner"), "1000:5", "{out}");
+
+    let mut c = h.bundle();
+    c.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_start(&id, &c);
+    let process = json!({
+        "terminal": true,
+        "consoleSize": {"height": 41, "width": 99},
+        "args": ["/bin/sh", "-c", tty_script(0)],
+        "cwd": "/"
+    });
+    let path = c.dir.join("process.json");
+    std::fs::write(&path, serde_json::to_vec(&process).unwrap()).unwrap();
+    let sock = ConsoleSocket::new(&h);
+    h.run(&[
+        "exec",
+        "-d",
+        "--console-socket",
+        sock.path(),
+        "--process",
+        path.to_str().unwrap(),
+        &id,
+    ])
+    .ok();
+    let mut m = sock.accept();
+    let out = converse(&mut m);
+    assert_eq!(field(&out, "size"), "41 99", "{out}");
+    assert_container_pty(&out);
+}

@@ -11,8 +11,9 @@ pub enum Error {
     /// `config.json` (or the bundle) is not acceptable; found before any side effect.
     #[error(transparent)]
     Spec(#[from] SpecError),
-    /// No container with this id under the state root.
-    #[error("container \"{0}\" does not exist")]
+    /// No container with this id under the state root (runc's words; the command line
+    /// names the id).
+    #[error("container does not exist")]
     NotExist(String),
     /// The id is already in use under the state root.
     #[error("container with id \"{0}\" already exists")]

@@ -39,19 +39,21 @@ impl PidFd {
     }
 
     /// Send `signal` through the pidfd.
-    pub fn signal(&self, signal: Signal) -> Result<()> {
+    pub fn signal(&self, signal: impl Into<Option<Signal>>) -> Result<()> {
+        let signal = signal.into();
+        let number = signal.map_or(0, |s| s as i32);
         // SAFETY: pidfd_send_signal with a valid pidfd, a signal number, no siginfo, no flags.
         let r = unsafe {
             libc::syscall(
                 libc::SYS_pidfd_send_signal,
                 self.0.as_raw_fd(),
-                signal as i32,
+                number,
                 std::ptr::null::<u8>(),
                 0,
             )
         };
         nix::errno::Errno::result(r)
-            .ctx(|| format!("send {signal}"))
+            .ctx(|| format!("send signal {number}"))
             .map(drop)
     }
 

@@ -21,6 +21,15 @@ pub fn parse(text: &str) -> Result<Signal> {
     Signal::from_str(&name).map_err(|_| bad())
 }
 
+/// A signal for `kill`: as [`parse`], and `0` (None) which only checks that the process is
+/// there, as kill(2) does.
+pub fn parse_for_kill(text: &str) -> Result<Option<Signal>> {
+    match text.trim() {
+        "0" => Ok(None),
+        _ => parse(text).map(Some),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

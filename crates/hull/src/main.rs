@@ -31,8 +31,18 @@ fn main() {
                 None => format!("{name}: {e}"),
             };
             logging::report_error(&msg);
-            1
+            failure_status(name)
         }
     };
     std::process::exit(code);
+}
+
+/// The exit status of a failed command: 255 for `exec` (as runc: callers tell a failure of
+/// exec itself from the exit status of the process it ran), 1 for the others.
+fn failure_status(command: &str) -> i32 {
+    if command == "exec" {
+        255
+    } else {
+        1
+    }
 }

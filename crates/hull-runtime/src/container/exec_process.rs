@@ -22,7 +22,7 @@ pub struct Overrides {
     pub user: Option<String>,
     /// Supplementary groups.
     pub additional_gids: Vec<u32>,
-    /// Capabilities added to every set.
+    /// Capabilities added to the bounding, effective and permitted sets.
     pub caps: Vec<String>,
     /// Allocate a terminal.
     pub tty: bool,
@@ -34,11 +34,21 @@ pub struct Overrides {
     pub process_label: Option<String>,
 }
 
-/// Read a `process.json` file and check it as `create` checks the container's process.
+/// Read a `process.json` file and check it as `create` checks the container's process. As
+/// runc, a missing `user` is uid 0, gid 0, and the names runc tolerates are tolerated.
 pub fn from_file(path: &Path) -> Result<Process> {
     let text = std::fs::read(path).ctx(|| format!("read {}", path.display()))?;
-    let process: Process = serde_json::from_slice(&text)
-        .map_err(|e| Error::Msg(format!("{}: invalid process: {e}", path.display())))?;
+    let invalid =
+        |e: serde_json::Error| Error::Msg(format!("{}: invalid process: {e}", path.display()));
+    let raw: Value = serde_json::from_slice(&text).map_err(invalid)?;
+    let mut config = json!({ "process": raw });
+    crate::security::tolerate(&mut config);
+    let mut raw = config["process"].take();
+    if let Some(obj) = raw.as_object_mut() {
+        obj.entry("user")
+            .or_insert_with(|| json!({"uid": 0, "gid": 0}));
+    }
+    let process: Process = serde_json::from_value(raw).map_err(invalid)?;
     crate::spec::validate_process(&process)?;
     Ok(process)
 }
@@ -119,13 +129,8 @@ fn add_caps(p: &mut Value, caps: &[String]) {
     if caps.is_empty() {
         return;
     }
-    for set in [
-        "bounding",
-        "effective",
-        "inheritable",
-        "permitted",
-        "ambient",
-    ] {
+    // As runc: bounding, effective and permitted; never inheritable or ambient.
+    for set in ["bounding", "effective", "permitted"] {
         let entry = &mut p["capabilities"][set];
         if !entry.is_array() {
             *entry = json!([]);

@@ -111,8 +111,10 @@ pub struct Container {
 
 /// Check an id the way runc does: non-empty, no path separators, not `.` or `..`.
 pub fn validate_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id != "."
+    if id.is_empty() {
+        return Err(Error::Msg("container id cannot be empty".into()));
+    }
+    let ok = id != "."
         && id != ".."
         && id
             .chars()

@@ -9,7 +9,7 @@ use nix::fcntl::{open, OFlag};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use nix::sys::stat::Mode;
 use nix::sys::statfs::fstatfs;
-use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout};
+use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, Uid};
 
 use crate::error::{Context, Error, Result};
 
@@ -92,5 +92,31 @@ fn become_controlled_by(slave: OwnedFd) -> Result<()> {
     dup2_stdin(&slave).ctx(|| "dup the pty to stdin")?;
     dup2_stdout(&slave).ctx(|| "dup the pty to stdout")?;
     dup2_stderr(&slave).ctx(|| "dup the pty to stderr")?;
+    Ok(())
+}
+
+/// As runc: stdin, stdout and stderr that are terminals or pipes (never /dev/null, nor a
+/// caller's regular file) are given to the process's uid, so it can use and reopen them
+/// (`/dev/stdout`, its pty); the group stays (devpts' `gid=5`, tty). An owner the user
+/// namespace does not map (EINVAL, EPERM) leaves that fd as it is.
+pub fn give_stdio_to(uid: u32) -> Result<()> {
+    use std::os::fd::AsFd;
+    let null = nix::sys::stat::stat("/dev/null").ok().map(|s| s.st_rdev);
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let stdio = [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
+    for (n, fd) in stdio.into_iter().enumerate() {
+        let Ok(st) = nix::sys::stat::fstat(fd) else {
+            continue;
+        };
+        let kind = st.st_mode & libc::S_IFMT;
+        let is_char = kind == libc::S_IFCHR;
+        if (is_char && Some(st.st_rdev) == null) || !(is_char || kind == libc::S_IFIFO) {
+            continue;
+        }
+        match nix::unistd::fchown(fd, Some(Uid::from_raw(uid)), None) {
+            Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM) => {}
+            Err(e) => return Err(e).ctx(|| format!("give fd {n} to uid {uid}")),
+        }
+    }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::os::fd::{OwnedFd, RawFd};
 use oci_spec::runtime::{Process, Spec};
 
 use super::{
-    at, become_process_with, console, console_size, exec, session, set_final_affinity,
+    at, become_process_with, console, console_size, exec, personality, session, set_final_affinity,
     set_initial_affinity, wait_proceed,
 };
 use crate::bootstrap::channel::{Channel, Msg};
@@ -41,6 +41,13 @@ pub fn run(
         let seccomp = security::seccomp_profile(container);
         if let Some(socket) = console {
             console::attach(socket, console_size(process)).map_err(at("console"))?;
+        }
+        let personality = container
+            .linux()
+            .as_ref()
+            .and_then(|l| l.personality().as_ref());
+        if let Some(p) = personality {
+            personality::apply(p).map_err(at("personality"))?;
         }
         let prepared = become_process_with(process, seccomp).map_err(at("process"))?;
         set_final_affinity(process).map_err(at("execCPUAffinity"))?;

@@ -318,6 +318,7 @@ pub(crate) fn become_process_with(
         }) => false,
         Err(e) => return Err(e),
     };
+    console::give_stdio_to(process.user().uid())?;
     caps::before_user(sets)?;
     user::become_user(process.user())?;
     if !entered {

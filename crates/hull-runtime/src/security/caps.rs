@@ -9,8 +9,9 @@
 //! capset right after the load gives the configured sets back ([`drop_to`]).
 //!
 //! A missing `capabilities` object, or a missing set in it, means an empty set (runc).
-//! A capability the kernel lacks, or that hull itself does not hold (so it cannot hand it
-//! on), is left out with a warning naming it; the container still runs.
+//! A capability unknown to hull or to the kernel, or that hull itself does not hold (so it
+//! cannot hand it on), is left out with runc's warning, which tools match on:
+//! `ignoring unknown or unavailable capabilities: [NAME ...]`; the container still runs.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -73,9 +74,7 @@ impl CapSets {
                 ambient: convert_set(c.ambient(), &mut unknown),
             },
         };
-        for name in unknown {
-            tracing::warn!("capabilities: {name} is not known to hull; skipped");
-        }
+        warn_ignored(unknown);
         sets
     }
 
@@ -95,17 +94,18 @@ impl CapSets {
     /// Leave out (with a warning each) the capabilities not in `supported` (the kernel's)
     /// and, from every set but bounding, those not in `held` (the runtime's permitted set).
     pub fn restrict(mut self, supported: &CapsHashSet, held: &CapsHashSet) -> CapSets {
-        let mut names: Vec<Capability> = self.all_named().into_iter().collect();
-        names.sort_by_key(|c| c.index());
-        for cap in names {
+        let mut ignored = HashSet::new();
+        for cap in self.all_named() {
             if !supported.contains(&cap) {
-                tracing::warn!("capabilities: {cap} is not supported by the kernel; skipped");
                 self.remove(cap, true);
             } else if !held.contains(&cap) {
-                tracing::warn!("capabilities: {cap} is not held by the runtime; skipped");
                 self.remove(cap, false);
+            } else {
+                continue;
             }
+            ignored.insert(cap.to_string());
         }
+        warn_ignored(ignored);
         self
     }
 
@@ -122,6 +122,20 @@ impl CapSets {
             s.remove(&cap);
         }
     }
+}
+
+/// runc's warning for capabilities left out, each name once, sorted.
+fn warn_ignored(names: impl IntoIterator<Item = String>) {
+    let mut names: Vec<String> = names.into_iter().collect();
+    if names.is_empty() {
+        return;
+    }
+    names.sort();
+    names.dedup();
+    tracing::warn!(
+        "ignoring unknown or unavailable capabilities: [{}]",
+        names.join(" ")
+    );
 }
 
 /// The config's sets, restricted to what this kernel has and this runtime holds.
@@ -243,9 +257,9 @@ pub fn drop_to(sets: &CapSets) -> Result<()> {
         .map_err(|e| Error::Msg(format!("capabilities: capset after loading seccomp: {e}")))
 }
 
-/// Remove from `process.capabilities` (in the raw config JSON) every name oci-spec cannot
-/// parse, with a warning naming it, so a capability newer than hull only costs a warning (as
-/// with runc) instead of refusing the whole config.
+/// Remove from `process.capabilities` (in the raw config JSON) every name oci-spec or hull
+/// cannot parse, or that this kernel lacks, with one warning naming them (runc's), so a
+/// capability newer than hull or the kernel does not refuse the whole config.
 pub fn drop_unknown_names(config: &mut serde_json::Value) {
     let Some(sets) = config
         .pointer_mut("/process/capabilities")
@@ -253,20 +267,27 @@ pub fn drop_unknown_names(config: &mut serde_json::Value) {
     else {
         return;
     };
-    for (set, names) in sets.iter_mut() {
+    let supported = caps::runtime::thread_all_supported();
+    let usable = |name: &serde_json::Value| {
+        serde_json::from_value::<oci_spec::runtime::Capability>(name.clone())
+            .ok()
+            .and_then(|c| convert(&c))
+            .is_some_and(|c| supported.contains(&c))
+    };
+    let mut ignored = Vec::new();
+    for names in sets.values_mut() {
         let Some(list) = names.as_array_mut() else {
             continue;
         };
-        list.retain(|name| {
-            let known =
-                serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_ok();
-            if !known && name.is_string() {
-                tracing::warn!("process.capabilities.{set}: unknown capability {name}; skipped");
-                return false;
+        list.retain(|name| match name.as_str() {
+            Some(text) if !usable(name) => {
+                ignored.push(text.to_string());
+                false
             }
-            true
+            _ => true,
         });
     }
+    warn_ignored(ignored);
 }
 
 #[cfg(test)]

@@ -31,10 +31,14 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), (String, String)> {
 }
 
 /// Adjust the raw config JSON before it is parsed: names oci-spec would refuse but runc only
-/// warns about (unknown capabilities, seccomp flags hull cannot apply) are dropped.
+/// warns about (unknown capabilities, seccomp flags hull cannot apply) are dropped, and
+/// runtime-spec's scheduler flag names that oci-spec spells otherwise are accepted.
 pub fn tolerate(config: &mut serde_json::Value) {
     caps::drop_unknown_names(config);
     seccomp::drop_unsupported_flags(config);
+    if let Some(process) = config.get_mut("process") {
+        scheduling::accept_spec_flag_names(process);
+    }
 }
 
 /// The seccomp profile, if the config has one.

@@ -74,6 +74,31 @@ fn flag_bit(f: &LinuxSchedulerFlag) -> u64 {
     }
 }
 
+/// runtime-spec's names for the `process.scheduler.flags` oci-spec spells otherwise, with
+/// oci-spec's spelling: the raw config JSON is rewritten before it is parsed.
+const SPEC_FLAG_NAMES: [(&str, &str); 2] = [
+    ("SCHED_FLAG_RESET_ON_FORK", "SCHED_RESET_ON_FORK"),
+    ("SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_D_L_OVERRUN"),
+];
+
+/// Accept runtime-spec's flag names in `scheduler.flags` of a raw `process` object.
+pub fn accept_spec_flag_names(process: &mut serde_json::Value) {
+    let Some(flags) = process
+        .pointer_mut("/scheduler/flags")
+        .and_then(|f| f.as_array_mut())
+    else {
+        return;
+    };
+    for flag in flags {
+        let ours = SPEC_FLAG_NAMES
+            .iter()
+            .find(|(spec, _)| flag.as_str() == Some(spec));
+        if let Some((_, ours)) = ours {
+            *flag = serde_json::Value::from(*ours);
+        }
+    }
+}
+
 /// Apply `process.scheduler` with sched_setattr.
 pub fn set_scheduler(s: &Scheduler) -> Result<()> {
     let attr = SchedAttr {
@@ -135,6 +160,23 @@ pub fn set_affinity(list: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_spec_flag_name_parses() {
+        let names = [
+            "SCHED_FLAG_RESET_ON_FORK",
+            "SCHED_FLAG_RECLAIM",
+            "SCHED_FLAG_DL_OVERRUN",
+            "SCHED_FLAG_KEEP_POLICY",
+            "SCHED_FLAG_KEEP_PARAMS",
+            "SCHED_FLAG_UTIL_CLAMP_MIN",
+            "SCHED_FLAG_UTIL_CLAMP_MAX",
+        ];
+        let mut p = serde_json::json!({"scheduler": {"policy": "SCHED_OTHER", "flags": names}});
+        accept_spec_flag_names(&mut p);
+        let s: Scheduler = serde_json::from_value(p["scheduler"].clone()).unwrap();
+        assert_eq!(s.flags().as_ref().map(Vec::len), Some(7));
+    }
 
     #[test]
     fn cpu_lists() {
