@@ -15,7 +15,7 @@ mod network;
 mod paths;
 mod personality;
 mod pivot;
-mod procfs;
+pub(crate) mod procfs;
 mod remount;
 mod rootfs;
 mod session;

@@ -2,7 +2,7 @@
 //! process's AppArmor attribute. Like runc, nothing is done (and nothing refused) when
 //! AppArmor is not enabled on the host.
 
-use crate::error::{Context, Result};
+use crate::error::Result;
 
 const ENABLED: &str = "/sys/module/apparmor/parameters/enabled";
 
@@ -21,11 +21,14 @@ pub fn apply(profile: Option<&str>) -> Result<()> {
         return Ok(());
     }
     let value = format!("exec {profile}");
-    let stacked = "/proc/thread-self/attr/apparmor/exec";
-    let path = if std::path::Path::new(stacked).exists() {
+    let stacked = "thread-self/attr/apparmor/exec";
+    let rel = if std::path::Path::new("/proc").join(stacked).exists() {
         stacked
     } else {
-        "/proc/thread-self/attr/exec"
+        "thread-self/attr/exec"
     };
-    std::fs::write(path, value).ctx(|| format!("process.apparmorProfile: set {profile}"))
+    // Through the checked procfs: a file bound over the attribute must not take the write.
+    let proc = crate::init::procfs::open_root()?;
+    crate::init::procfs::write(&proc, rel, &value)
+        .map_err(|e| crate::Error::Msg(format!("process.apparmorProfile: set {profile}: {e}")))
 }

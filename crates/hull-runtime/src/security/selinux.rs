@@ -1,7 +1,7 @@
 //! `process.selinuxLabel` (and `linux.mountLabel`): like runc, applied only when SELinux is
 //! enabled (selinuxfs mounted at /sys/fs/selinux); otherwise ignored.
 
-use crate::error::{Context, Result};
+use crate::error::Result;
 
 /// Whether SELinux is enabled on the host (selinuxfs is mounted).
 pub fn is_enabled() -> bool {
@@ -20,6 +20,8 @@ pub fn apply_exec_label(label: Option<&str>) -> Result<()> {
         tracing::debug!("selinux is not enabled; process.selinuxLabel {label} ignored");
         return Ok(());
     }
-    std::fs::write("/proc/thread-self/attr/exec", label)
-        .ctx(|| format!("process.selinuxLabel: set {label}"))
+    // Through the checked procfs: a file bound over the attribute must not take the write.
+    let proc = crate::init::procfs::open_root()?;
+    crate::init::procfs::write(&proc, "thread-self/attr/exec", label)
+        .map_err(|e| crate::Error::Msg(format!("process.selinuxLabel: set {label}: {e}")))
 }
