@@ -193,3 +193,123 @@ fn hook_gets_its_env() {
     assert_eq!(out.code(), Some(0), "{out}");
     assert_eq!(std::fs::read_to_string(&log).unwrap().trim(), "hello-hook");
 }
+
+/// A hook without `env` inherits runc's environment: hull's own (PATH included) for the
+/// hooks the runtime runs, the process's for createContainer and startContainer (with
+/// HOME for startContainer); createContainer hooks run in the rootfs directory.
+#[test]
+fn hooks_without_env_and_their_cwd() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.root_readonly(false)
+        .args(&["true"])
+        .env("FROM_PROCESS", "yes");
+    let rootfs = b.rootfs();
+    let report = |file: &str| {
+        format!("{{ echo \"path=$PATH\"; echo \"proc=$FROM_PROCESS\"; echo \"home=$HOME\"; echo \"cwd=$(pwd)\"; }} > {file}")
+    };
+    let host_log = |name: &str| b.dir.join(name).display().to_string();
+    let (pre, post, cc) = (host_log("pre"), host_log("post"), host_log("cc"));
+    b.add_hook(
+        "prestart",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", report(&pre)]}),
+    );
+    b.add_hook(
+        "poststart",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", report(&post)]}),
+    );
+    b.add_hook(
+        "createContainer",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", report(&cc)]}),
+    );
+    b.add_hook(
+        "startContainer",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", report("/sc")]}),
+    );
+    let out = h.run_fg(&h.new_id(), &b, &[]);
+    assert_eq!(out.code(), Some(0), "{out}");
+    let field = |text: &str, key: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+            .to_string()
+    };
+    let ours = std::env::var("PATH").unwrap();
+    for file in [&pre, &post] {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert_eq!(field(&text, "path"), ours, "{file}: hull's PATH:\n{text}");
+        assert_eq!(field(&text, "proc"), "", "{file}:\n{text}");
+    }
+    let process_path = b.config["process"]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| e.as_str().unwrap().strip_prefix("PATH="))
+        .unwrap()
+        .to_string();
+    let text = std::fs::read_to_string(&cc).unwrap();
+    assert_eq!(
+        field(&text, "path"),
+        process_path,
+        "createContainer:\n{text}"
+    );
+    assert_eq!(field(&text, "proc"), "yes", "createContainer:\n{text}");
+    assert_eq!(
+        field(&text, "cwd"),
+        rootfs.canonicalize().unwrap().display().to_string(),
+        "createContainer runs in the rootfs:\n{text}"
+    );
+    let text = b.read("/sc");
+    assert_eq!(
+        field(&text, "path"),
+        process_path,
+        "startContainer:\n{text}"
+    );
+    assert_eq!(field(&text, "proc"), "yes", "startContainer:\n{text}");
+    assert_eq!(field(&text, "home"), "/root", "startContainer:\n{text}");
+}
+
+/// As runc, a failing poststart hook fails `start`, and the container is killed and deleted
+/// (its poststop hooks run).
+#[test]
+fn failing_poststart_fails_start_and_deletes_the_container() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    let log = b.dir.join("poststop.ran");
+    b.args(&["sleep", "1000"])
+        .add_hook(
+            "poststart",
+            json!({"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 3"]}),
+        )
+        .add_hook(
+            "poststop",
+            json!({"path": "/bin/sh", "args": ["sh", "-c", format!("touch {}", log.display())]}),
+        );
+    let id = h.new_id();
+    h.create_ok(&id, &b);
+    let pid = h.pid(&id);
+    h.start(&id).assert_error(&["poststart"]);
+    assert!(!h.state_dir(&id).exists(), "the container is deleted");
+    assert!(!hull_integration::pid_alive(pid), "init is killed");
+    assert!(log.exists(), "poststop hooks ran");
+    h.run(&["state", &id]).fail();
+    leaks::assert_nothing_left(&h, &id, &b.dir);
+}
+
+/// Poststop failures are warnings: delete goes on and succeeds.
+#[test]
+fn failing_poststop_is_a_warning() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["true"])
+        .add_hook("poststop", json!({"path": "/bin/false"}));
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    h.wait_stopped(&id);
+    let out = h.delete(&id, false).ok();
+    assert!(
+        out.stderr.contains("poststop"),
+        "a warning names it:\n{out}"
+    );
+    leaks::assert_nothing_left(&h, &id, &b.dir);
+}

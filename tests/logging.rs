@@ -235,3 +235,26 @@ fn text_errors_without_log_stay_one_hull_line() {
     let out = h.run(&["state", &id]);
     out.assert_error(&["does not exist|not exist", hull_integration::hull_only(&id)]);
 }
+
+/// `--log` to a path that cannot be opened fails at once, naming it, and does nothing.
+#[test]
+fn unopenable_log_fails_at_once() {
+    let h = Hull::new();
+    let b = h.bundle();
+    b.save();
+    let id = h.new_id();
+    let log = h.temp_dir().join("no-such-dir/hull.log");
+    let log = log.to_str().unwrap();
+    let out = h.run(&[
+        "--log",
+        log,
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("no-such-dir/hull.log"), "{out}");
+    hull_integration::leaks::assert_nothing_left(&h, &id, &b.dir);
+    h.run(&["--log", log, "list"]).fail();
+}

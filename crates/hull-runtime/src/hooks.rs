@@ -1,11 +1,18 @@
 //! The six OCI hook points. A hook gets the container's state JSON on stdin, runs with its own
 //! args and env, and is killed when its `timeout` passes.
+//!
+//! As runc: a hook without `env` inherits the environment of whoever runs it, hull's own
+//! (PATH included) for the hooks the runtime runs, the container process's for
+//! createContainer and startContainer, which init runs ([`run_point_in`]); createContainer
+//! hooks run in the rootfs directory.
 
 use std::io::{Read, Seek, Write};
 use std::os::fd::FromRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use std::path::Path;
 
 use oci_spec::runtime::{Hook, Spec};
 
@@ -64,10 +71,23 @@ pub fn has_any(spec: &Spec, points: &[HookPoint]) -> bool {
     points.iter().any(|p| !hooks_of(spec, *p).is_empty())
 }
 
-/// Run every hook of `point` in order; the first failure stops and is returned.
+/// Run every hook of `point` in order (env and cwd inherited from hull); the first failure
+/// stops and is returned.
 pub fn run_point(spec: &Spec, point: HookPoint, state: &str) -> Result<()> {
+    run_point_in(spec, point, state, None, None)
+}
+
+/// [`run_point`] with the working directory `cwd` and, for hooks without `env`, the
+/// environment `inherited` instead of hull's.
+pub fn run_point_in(
+    spec: &Spec,
+    point: HookPoint,
+    state: &str,
+    cwd: Option<&Path>,
+    inherited: Option<&[String]>,
+) -> Result<()> {
     for (i, hook) in hooks_of(spec, point).iter().enumerate() {
-        run_one(hook, state).map_err(|why| {
+        run_one(hook, state, cwd, inherited).map_err(|why| {
             Error::Hook(format!(
                 "{}[{i}] hook {}: {why}",
                 point.name(),
@@ -78,15 +98,25 @@ pub fn run_point(spec: &Spec, point: HookPoint, state: &str) -> Result<()> {
     Ok(())
 }
 
-fn run_one(hook: &Hook, state: &str) -> std::result::Result<(), String> {
+fn run_one(
+    hook: &Hook,
+    state: &str,
+    cwd: Option<&Path>,
+    inherited: Option<&[String]>,
+) -> std::result::Result<(), String> {
     let mut cmd = Command::new(hook.path());
     if let Some(args) = hook.args().as_deref().filter(|a| !a.is_empty()) {
         cmd.arg0(&args[0]).args(&args[1..]);
     }
-    cmd.env_clear();
-    for kv in hook.env().iter().flatten() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    if let Some(env) = hook.env().as_deref().or(inherited) {
+        cmd.env_clear();
+        for kv in env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
     // The hook's output is kept aside (a memfd cannot fill up and block the hook) and shown

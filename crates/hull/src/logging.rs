@@ -23,8 +23,16 @@ struct Sink {
 static SINK: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
 
 /// Install the logger for this process: lines are appended to `--log` (stderr when it is not
-/// given or cannot be opened) in `--log-format`; debug lines only with `--debug`.
+/// given) in `--log-format`; debug lines only with `--debug`. A `--log` that cannot be
+/// opened is reported (on stderr) and hull exits 1 at once, before doing anything (runc).
 pub fn init(global: &Global) {
+    if let Some(path) = global.log.as_deref() {
+        if let Err(e) = OpenOptions::new().create(true).append(true).open(path) {
+            install(None, global.log_format, global.debug);
+            report_error(&format!("--log: open {}: {e}", path.display()));
+            std::process::exit(1);
+        }
+    }
     install(global.log.as_deref(), global.log_format, global.debug);
 }
 

@@ -167,7 +167,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<i32> {
     undo.disarm();
     drop(lock);
     let c = Container { dir, record };
-    start::poststart(&c);
+    start::poststart(&c)?;
     let Some(set) = signals else {
         return Ok(0);
     };

@@ -52,6 +52,5 @@ fn start_or_remove(root: &std::path::Path, c: &Container) -> Result<()> {
         let _ = delete::delete(root, &c.record.id, true);
         return Err(e);
     }
-    start::poststart(c);
-    Ok(())
+    start::poststart(c)
 }

@@ -1,4 +1,5 @@
-//! `start`: release init from `exec.fifo`, then run the poststart hooks.
+//! `start`: release init from `exec.fifo`, then run the poststart hooks (a failing one
+//! deletes the container).
 
 use std::fs::File;
 use std::io::Read;
@@ -36,8 +37,8 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     fault::point("start::locked");
     release(&c)?;
     fault::point("start::released");
-    poststart(&c);
-    Ok(())
+    drop(_lock);
+    poststart(&c)
 }
 
 /// Open `exec.fifo` for reading, which unblocks init, and read its "go" byte. Fails (instead
@@ -113,10 +114,16 @@ fn wait_readable(fifo: &File, pidfd: &PidFd) -> Result<()> {
     }
 }
 
-/// Run poststart hooks; a failure is logged, as the runtime-spec asks, not returned.
-pub fn poststart(c: &Container) {
+/// Run poststart hooks. As runc, a failing one fails the start: the container is killed and
+/// deleted (poststop hooks run), and the hook's error is returned. The caller must not hold
+/// the container's lock.
+pub fn poststart(c: &Container) -> Result<()> {
     let state = hook_state(&c.record, Status::Running);
-    if let Err(e) = hooks::run_point(&c.record.spec, HookPoint::Poststart, &state) {
-        tracing::warn!("{e}");
+    let Err(e) = hooks::run_point(&c.record.spec, HookPoint::Poststart, &state) else {
+        return Ok(());
+    };
+    if let Err(why) = super::delete::delete_loaded(c, true) {
+        tracing::warn!("delete after the failed poststart hook: {why}");
     }
+    Err(e)
 }

@@ -123,8 +123,16 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     )
     .map_err(at("rootfs"))?;
     runtime_hooks(chan, spec).map_err(at("prestart and createRuntime hooks"))?;
-    hooks::run_point(spec, HookPoint::CreateContainer, &state)
-        .map_err(at("createContainer hooks"))?;
+    // As runc: in the rootfs directory, hooks without env get the process's environment.
+    let process_env = spec.process().as_ref().and_then(|p| p.env().as_deref());
+    hooks::run_point_in(
+        spec,
+        HookPoint::CreateContainer,
+        &state,
+        Some(&cfg.bundle.rootfs),
+        Some(process_env.unwrap_or_default()),
+    )
+    .map_err(at("createContainer hooks"))?;
     enter_root(cfg).map_err(at("pivot_root"))?;
     let proc = procfs::open_root().map_err(at("procfs"))?;
     if let Some(socket) = cfg.console_socket {
@@ -162,10 +170,12 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     exec::close_inherited_fds(cfg.preserve_fds).map_err(at("close fds"))?;
     security::load_seccomp(seccomp, &mut listener, prepared.caps_after_seccomp.as_ref())
         .map_err(at("seccomp"))?;
-    hooks::run_point(
+    hooks::run_point_in(
         spec,
         HookPoint::StartContainer,
         &hooks::with_status(&state, "created"),
+        None,
+        Some(prepared.env()),
     )
     .map_err(at("startContainer hooks"))?;
     Err(("exec", prepared.exec()))
@@ -275,6 +285,11 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
+    /// The program's environment (`process.env`, with HOME).
+    pub fn env(&self) -> &[String] {
+        &self.env
+    }
+
     /// Replace this process with the program; returns only on failure.
     pub fn exec(&self) -> Error {
         exec::execve(&self.program, &self.args, &self.env)
