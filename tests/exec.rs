@@ -427,3 +427,44 @@ fn exec_process_json_without_user() {
     let out = exec(&h, &id, &["--process", path.to_str().unwrap()], &[]).ok();
     assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["0", "0"], "{out}");
 }
+
+/// `exec --cgroup [CONTROLLER:]PATH` runs the process in an existing sub-cgroup of the
+/// container's; a missing one is an error (255) and is not made.
+#[test]
+fn exec_cgroup_runs_in_a_sub_cgroup() {
+    use hull_integration::{cgroup_v2_only, host_cgroup_file};
+    let h = Hull::new();
+    let (_b, id) = running(&h);
+    let pid = h.pid(&id);
+    let (flag, controller) = if cgroup_v2_only() {
+        ("sub", "")
+    } else {
+        ("memory:sub", "memory")
+    };
+    let dir = host_cgroup_file(pid, controller, "sub");
+    std::fs::create_dir(&dir).unwrap();
+    let out = exec(&h, &id, &["--cgroup", flag], &["cat", "/proc/self/cgroup"]);
+    let _ = std::fs::remove_dir(&dir);
+    let out = out.ok();
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| {
+            if controller.is_empty() {
+                l.starts_with("0::")
+            } else {
+                l.split(':').nth(1) == Some(controller)
+            }
+        })
+        .unwrap_or_else(|| panic!("no {controller:?} line:\n{out}"));
+    assert!(line.ends_with("/sub"), "{line}\n{out}");
+    let missing = if controller.is_empty() {
+        "nope"
+    } else {
+        "memory:nope"
+    };
+    let out = exec(&h, &id, &["--cgroup", missing], &["true"]);
+    out.assert_error(&["nope", "does not exist|no such file"]);
+    assert_eq!(out.code(), Some(255), "{out}");
+    assert!(!host_cgroup_file(pid, controller, "nope").exists());
+}

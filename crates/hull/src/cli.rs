@@ -164,6 +164,9 @@ pub struct ExecFlags {
     /// Allow exec into a paused container.
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+    /// Run in an existing sub-cgroup of the container's: [CONTROLLERS:]PATH; repeatable.
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
 }
 
 // Flags of `update`, as runc's: each changes one resource of the live container.

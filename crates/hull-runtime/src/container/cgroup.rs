@@ -44,6 +44,69 @@ pub fn of(record: &Record) -> Result<Box<dyn Manager>> {
     Ok(hull_cgroups::load_manager(paths)?)
 }
 
+/// The manager for an `exec --cgroup [CONTROLLERS:]PATH` process: the container's cgroup with
+/// PATH (relative, existing) under it, in the hierarchies of the named controllers (comma
+/// separated), or in all of them without. On a v2-only host only one PATH, without
+/// controllers, is accepted (runc's rules).
+pub fn for_exec(record: &Record, subs: &[String]) -> Result<Box<dyn Manager>> {
+    if subs.is_empty() {
+        return of(record);
+    }
+    if record.cgroup_unit.is_some() || record.cgroup_paths.is_empty() {
+        return Err(crate::Error::Msg(
+            "--cgroup: only for a container with a cgroupfs cgroup".into(),
+        ));
+    }
+    let mut paths = record.cgroup_paths.clone();
+    let unified_only = paths.len() == 1 && paths.contains_key("");
+    if unified_only && (subs.len() > 1 || subs[0].contains(':')) {
+        return Err(crate::Error::Msg(format!(
+            "--cgroup {subs:?}: on cgroup v2 give one path, without controllers"
+        )));
+    }
+    for sub in subs {
+        let (controllers, rel) = match sub.split_once(':') {
+            Some((c, rel)) => (Some(c.split(',').collect::<Vec<_>>()), rel),
+            None => (None, sub.as_str()),
+        };
+        let rel = std::path::Path::new(rel);
+        let bad = rel.as_os_str().is_empty()
+            || rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)));
+        if bad {
+            return Err(crate::Error::Msg(format!(
+                "--cgroup {sub:?}: the path must be relative, inside the container's cgroup"
+            )));
+        }
+        let mut matched = false;
+        for (key, dir) in paths.iter_mut() {
+            if controllers
+                .as_ref()
+                .is_some_and(|c| !c.contains(&key.as_str()))
+            {
+                continue;
+            }
+            matched = true;
+            let target = record.cgroup_paths[key].join(rel);
+            if !target.is_dir() {
+                return Err(crate::Error::Msg(format!(
+                    "--cgroup {sub:?}: {} does not exist",
+                    target.display()
+                )));
+            }
+            *dir = target;
+        }
+        if !matched {
+            return Err(crate::Error::Msg(format!(
+                "--cgroup {sub:?}: the container has no such controller"
+            )));
+        }
+    }
+    Ok(hull_cgroups::load_manager(&paths)?)
+}
+
 /// On a cgroup v2 host, create the cgroup now and open its directory, so a process can be
 /// cloned straight into it (`CLONE_INTO_CGROUP`). None on v1 and hybrid hosts, and without a
 /// cgroup, and for a systemd unit (made with the process): there the process joins its

@@ -39,6 +39,8 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// Where to send the pty master when the process has a terminal (`--console-socket`).
     pub console_socket: Option<PathBuf>,
+    /// `--cgroup [CONTROLLERS:]PATH`: existing sub-cgroups of the container's to run in.
+    pub sub_cgroups: Vec<String>,
 }
 
 /// Start the process; returns the exit code hull should exit with (0 when detached).
@@ -51,7 +53,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let (parent, child) = channel::pair()?;
     let (preserve, console_fd) = (opts.preserve_fds, console.init_end());
     let spec = &c.record.spec;
-    let cgroup = super::cgroup::of(&c.record)?;
+    let cgroup = super::cgroup::for_exec(&c.record, &opts.sub_cgroups)?;
     let into_cgroup = super::cgroup::clone_target(cgroup.as_ref())?;
     let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
     let agent = crate::security::connect_seccomp_agent(spec)?;

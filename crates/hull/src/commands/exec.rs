@@ -24,6 +24,7 @@ pub fn run(global: &Global, flags: &ExecFlags) -> anyhow::Result<i32> {
         preserve_fds: flags.preserve_fds,
         ignore_paused: flags.ignore_paused,
         console_socket: flags.console_socket.clone(),
+        sub_cgroups: flags.cgroup.clone(),
     };
     Ok(exec(&opts)?)
 }
