@@ -88,6 +88,21 @@ fn assert_sysctl_refused(b_edit: impl FnOnce(&mut hull_integration::Bundle), key
 
 #[test]
 fn sysctls_not_isolated_are_refused() {
+    // the UTS names conflicting with the config's own fields (runc, crun)
+    assert_sysctl_refused(
+        |b| {
+            b.hostname("from-field");
+            b.config["linux"]["sysctl"] = json!({"kernel.hostname": "from-sysctl"});
+        },
+        "kernel.hostname",
+    );
+    assert_sysctl_refused(
+        |b| {
+            b.domainname("from-field");
+            b.config["linux"]["sysctl"] = json!({"kernel.domainname": "from-sysctl"});
+        },
+        "kernel.domainname",
+    );
     assert_sysctl_refused(
         |b| b.config["linux"]["sysctl"] = json!({"vm.swappiness": "10"}),
         "vm.swappiness",

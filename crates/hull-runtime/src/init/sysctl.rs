@@ -58,8 +58,22 @@ fn joins_host_netns(spec: &Spec) -> bool {
 /// Refuse a sysctl the container's namespaces do not isolate; the error is `(field, reason)`.
 pub fn check(spec: &Spec) -> std::result::Result<(), (String, String)> {
     let sysctls = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref());
-    for key in sysctls.into_iter().flatten().map(|(k, _)| k) {
+    for (key, value) in sysctls.into_iter().flatten() {
         let field = format!("linux.sysctl.{key}");
+        // As runc and crun: the UTS names have fields of their own, which win.
+        let own = match key.as_str() {
+            "kernel.hostname" => Some(("hostname", spec.hostname())),
+            "kernel.domainname" => Some(("domainname", spec.domainname())),
+            _ => None,
+        };
+        if let Some((name, Some(set))) = own {
+            if set != value {
+                return Err((
+                    field,
+                    format!("{value:?} conflicts with the OCI {name:?} field ({set:?})"),
+                ));
+            }
+        }
         let Some(ns) = namespace_of(key) else {
             return Err((
                 field,
