@@ -734,3 +734,23 @@ fn kill_with_signal_0() {
     h.wait_stopped(&id);
     h.kill(&id, Some("0")).assert_error(&["not running"]);
 }
+
+#[test]
+fn no_subreaper_is_accepted_by_create_and_run() {
+    let h = Hull::new();
+    let b = sleeper(&h);
+    let id = h.new_id();
+    b.save();
+    let bundle = b.dir.to_str().unwrap();
+    // runc 1.1 has the flag on run only
+    if is_hull() {
+        h.run(&["create", "--no-subreaper", "--bundle", bundle, &id])
+            .ok();
+        assert_eq!(h.status(&id).as_deref(), Some("created"));
+    }
+    let mut t = h.bundle();
+    t.args(&["true"]);
+    let id2 = h.new_id();
+    let out = h.run_fg(&id2, &t, &["--no-subreaper"]);
+    assert_eq!(out.code(), Some(0), "{out}");
+}

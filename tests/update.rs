@@ -72,3 +72,33 @@ fn a_stopped_container_cannot_be_updated() {
     h.run(&["update", "--pids-limit", "5", &id])
         .assert_error(&["stopped"]);
 }
+
+/// `--l3-cache-schema` / `--mem-bw-schema` (Intel RDT): without resctrl, one line naming
+/// what is missing, and nothing else in the same update changes.
+#[test]
+fn intel_rdt_schemas_name_what_is_missing() {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    if mountinfo.contains(" - resctrl ") {
+        eprintln!("skipping: resctrl is mounted here");
+        return;
+    }
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 100});
+    b.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let pid = h.pid(&id);
+    for (flag, value, feature) in [
+        ("--l3-cache-schema", "L3:0=ff", "CAT"),
+        ("--mem-bw-schema", "MB:0=70", "MBA"),
+    ] {
+        let out = h.run(&["update", "--pids-limit", "42", flag, value, &id]);
+        out.assert_error(&[
+            &format!("Intel RDT/{feature}"),
+            hull_integration::hull_only("resctrl"),
+            hull_integration::hull_only(&id),
+        ]);
+        assert_eq!(pids_max(pid), "100", "nothing changed:\n{out}");
+    }
+}

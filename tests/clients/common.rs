@@ -522,3 +522,18 @@ impl Drop for Bridge {
         let _ = std::fs::remove_file(&self.lock);
     }
 }
+
+/// The `hull --version` text (trimmed) and its `commit:` value.
+pub fn hull_version() -> (String, String) {
+    let out = Command::new(hull())
+        .arg("--version")
+        .output()
+        .expect("run hull --version");
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let commit = text
+        .lines()
+        .find_map(|l| l.strip_prefix("commit:"))
+        .map(|c| c.trim().to_string())
+        .unwrap_or_default();
+    (text, commit)
+}

@@ -78,6 +78,8 @@ impl Docker {
             ])
             .arg("--add-runtime")
             .arg(format!("hull={}", hull().display()))
+            // dockerd asks its default runtime for `--version` (docker info / version)
+            .args(["--default-runtime", "hull"])
             .args(["--default-ulimit", "nofile=1024:1024"])
             .args(["--default-ulimit", "nproc=4096:4096"])
             .args(["--exec-opt", "native.cgroupdriver=cgroupfs"])
@@ -406,4 +408,34 @@ fn docker_kill_zero_stays_in_the_container() {
     assert_eq!(st.stdout.trim(), "running", "{st}");
     d.d(&["rm", "-f", &c]).ok();
     d.daemon.assert_alive();
+}
+
+/// dockerd parses `<default runtime> --version` for `docker info` (runc commit) and `docker
+/// version` (the runtime's component): hull's runc-shaped output gives both, without the
+/// "failed to parse … version" warning.
+#[test]
+fn docker_info_and_version_show_hulls_version() {
+    let Some(d) = Docker::start("docker/docker_info_and_version_show_hulls_version") else {
+        return;
+    };
+    let (text, commit) = hull_version();
+    assert!(!commit.is_empty(), "{text}");
+    let info = d.d(&["info", "--format", "{{json .}}"]).ok();
+    let v: serde_json::Value = serde_json::from_str(info.stdout.trim())
+        .unwrap_or_else(|e| panic!("docker info is not JSON ({e}): {info}"));
+    assert_eq!(v["DefaultRuntime"], "hull", "{info}");
+    assert_eq!(v["RuncCommit"]["ID"], commit.as_str(), "{info}");
+    let ver = d
+        .d(&["version", "--format", "{{json .Server.Components}}"])
+        .ok();
+    let comps: serde_json::Value =
+        serde_json::from_str(ver.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {ver}"));
+    let hull = comps
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["Name"] == "hull"))
+        .unwrap_or_else(|| panic!("no hull component: {ver}"));
+    assert_eq!(hull["Version"], env!("CARGO_PKG_VERSION"), "{ver}");
+    assert_eq!(hull["Details"]["GitCommit"], commit.as_str(), "{ver}");
+    let log = d.daemon.log_text();
+    assert!(!log.contains("failed to parse"), "dockerd warned:\n{log}");
 }

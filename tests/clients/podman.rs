@@ -472,3 +472,20 @@ fn podman_read_only_and_tmpfs() {
         );
     }
 }
+
+/// `podman info` reports the runtime's `--version` text as its version.
+#[test]
+fn podman_info_shows_hulls_version() {
+    let Some(p) = Podman::new("podman/podman_info_shows_hulls_version") else {
+        return;
+    };
+    let (text, _) = hull_version();
+    let out = p.p(&["info", "--format", "json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("podman info is not JSON ({e}): {out}"));
+    let rt = &v["host"]["ociRuntime"];
+    assert_eq!(rt["path"], hull().to_string_lossy().as_ref(), "{out}");
+    let version = rt["version"].as_str().unwrap_or("");
+    assert_eq!(version.trim(), text, "{out}");
+    assert!(version.starts_with("hull version 0."), "{out}");
+}

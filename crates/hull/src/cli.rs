@@ -109,6 +109,11 @@ pub struct CreateFlags {
     /// Pass this many fds (from 3 up) on to the container.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Accepted for compatibility (runc's `run` flag): hull never makes itself a child
+    /// subreaper, so this is always so; a container's orphans are reaped by its own init
+    /// (or, without a PID namespace, by the host's).
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
 }
 
 // Flags of `exec`, as runc's.
@@ -220,6 +225,13 @@ pub struct UpdateFlags {
     /// Maximum number of pids (-1: unlimited).
     #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
+    /// Intel RDT/CAT L3 cache schema (refused, naming what is missing: hull makes no
+    /// resctrl groups).
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT/MBA memory bandwidth schema (refused like --l3-cache-schema).
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
 }
 
 // Flags `checkpoint` and `restore` share, as runc's.
@@ -326,9 +338,6 @@ pub enum Command {
         /// Do not delete the container after it exits.
         #[arg(long)]
         keep: bool,
-        /// Accepted for compatibility: hull always reaps the container itself.
-        #[arg(long = "no-subreaper")]
-        no_subreaper: bool,
     },
     /// Run a new process in a running container.
     Exec(ExecFlags),

@@ -9,6 +9,7 @@ pub mod events;
 pub mod exec;
 pub mod exec_process;
 pub mod foreground;
+pub mod intel_rdt;
 pub mod kill;
 pub mod list;
 pub mod netstats;

@@ -57,7 +57,6 @@ pub fn dispatch(
             create,
             detach,
             keep,
-            no_subreaper: _,
         } => run::run(global, &create, detach, keep),
         Command::Exec(flags) => exec::run(global, &flags),
         Command::State { id } => state::run(global, &id),

@@ -2,13 +2,21 @@
 
 use std::io::Read;
 
+use hull_runtime::container::intel_rdt;
+use hull_runtime::container::state::Container;
 use hull_runtime::container::update::{self, parse_bytes};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
 
 use crate::cli::{Global, UpdateFlags};
 
-/// Applies the requested change to the live cgroup and the state record.
+/// Applies the requested change to the live cgroup and the state record; an Intel RDT
+/// schema is refused before anything changes.
 pub fn run(global: &Global, flags: &UpdateFlags) -> anyhow::Result<i32> {
+    Container::load(&global.root, &flags.id)?;
+    intel_rdt::check_schemas(
+        flags.l3_cache_schema.as_deref(),
+        flags.mem_bw_schema.as_deref(),
+    )?;
     let patch = match &flags.resources {
         Some(src) => read_resources(src)?,
         None => from_flags(flags)?,
