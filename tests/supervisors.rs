@@ -1,12 +1,16 @@
 //! hull under a supervisor (a shell, conmon, containerd-shim): the container never shares a
 //! process group or session with whoever ran hull, so `kill 0` in the container reaches only
-//! the container.
+//! the container; and a cgroup shared with others (two containers given one `cgroupsPath`, a
+//! cgroup with processes already in it) is warned about, and `kill --all` and `delete --force`
+//! reach only the container's own processes.
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
 
-use hull_integration::{hull_bin, poll, run_to_files, Bundle, Hull, Out};
+use hull_integration::{
+    host_cgroup_file, hull_bin, hull_only, pid_alive, poll, run_to_files, unique, Bundle, Hull, Out,
+};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -196,4 +200,182 @@ fn exec_leads_its_own_process_group() {
     );
     assert_caller_survived(&out, 0);
     assert_eq!(h.status(&id).as_deref(), Some("running"));
+}
+
+/// A container sleeping in the cgroup `path` (`cgroupsPath`), with or without a PID namespace.
+fn in_cgroup(h: &Hull, path: &str, pid_ns: bool, script: &str) -> Bundle {
+    let mut b = h.bundle();
+    b.sh(script);
+    b.config["linux"]["cgroupsPath"] = serde_json::json!(path);
+    if !pid_ns {
+        b.remove_namespace("pid");
+    }
+    b
+}
+
+/// The pids in the `pids` cgroup (the unified one on a v2 host) that `pid` is in.
+fn cgroup_procs_of(pid: i64) -> Vec<i64> {
+    let file = host_cgroup_file(pid, "pids", "cgroup.procs");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    text.lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
+#[test]
+fn containers_sharing_a_cgroup_kill_and_delete_only_their_own() {
+    for pid_ns in [true, false] {
+        let h = Hull::new();
+        let path = format!("/hit-shared-{}", unique());
+        let other = in_cgroup(&h, &path, pid_ns, "exec sleep 1000");
+        let other_id = h.new_id();
+        h.create_start(&other_id, &other);
+        let other_pid = h.pid(&other_id);
+        let cgroup_dir = host_cgroup_file(other_pid, "pids", "");
+
+        // a second container in the same cgroup: warned about, as runc does
+        let b = in_cgroup(&h, &path, pid_ns, "sleep 1000 & exec sleep 1000");
+        let id = h.new_id();
+        let created = h.create_ok(&id, &b);
+        assert!(
+            created.stderr.contains("container's cgroup is not empty"),
+            "{created}"
+        );
+        h.start(&id).ok();
+        let pid = h.pid(&id);
+        let exec_pid_file = h.temp_dir().join("exec.pid");
+        h.run(&[
+            "exec",
+            "-d",
+            "--pid-file",
+            exec_pid_file.to_str().unwrap(),
+            &id,
+            "sleep",
+            "1000",
+        ])
+        .ok();
+        let exec_pid: i64 = std::fs::read_to_string(&exec_pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mine = poll(T, "the container's 3 processes in the cgroup", || {
+            let procs = cgroup_procs_of(pid);
+            (procs.len() == 4).then_some(procs)
+        });
+        assert!(
+            mine.contains(&exec_pid) && mine.contains(&other_pid),
+            "{mine:?}"
+        );
+
+        h.run(&["kill", "--all", &id, "KILL"]).ok();
+        h.wait_stopped(&id);
+        poll(T, "the container's processes to be gone", || {
+            (cgroup_procs_of(other_pid) == [other_pid]).then_some(())
+        });
+        assert!(!pid_alive(exec_pid) && !pid_alive(pid));
+        assert_eq!(
+            h.status(&other_id).as_deref(),
+            Some("running"),
+            "pid ns {pid_ns}"
+        );
+
+        h.delete(&id, true).ok();
+        assert!(
+            pid_alive(other_pid),
+            "delete --force killed another container"
+        );
+        assert!(
+            cgroup_dir.exists(),
+            "the cgroup the other container uses was removed"
+        );
+
+        // init gone, one of its children still there (no PID namespace to take it down)
+        let b = in_cgroup(&h, &path, pid_ns, "sleep 1000 & exit 0");
+        let id = h.new_id();
+        h.create_start(&id, &b);
+        h.wait_stopped(&id);
+        if !pid_ns {
+            poll(T, "the orphan in the cgroup", || {
+                (cgroup_procs_of(other_pid).len() == 2).then_some(())
+            });
+        }
+        let out = h.delete(&id, true).ok();
+        assert!(
+            out.stderr.contains(hull_only("not empty")),
+            "delete warns that the cgroup stays: {out}"
+        );
+        assert_eq!(cgroup_procs_of(other_pid), [other_pid], "pid ns {pid_ns}");
+
+        h.delete(&other_id, true).ok();
+        assert!(
+            !cgroup_dir.exists(),
+            "the last container removes the cgroup"
+        );
+    }
+}
+
+#[test]
+fn a_cgroup_with_a_process_of_the_host_keeps_it() {
+    let h = Hull::new();
+    let path = format!("/hit-busy-{}", unique());
+    let b = in_cgroup(&h, &path, true, "exec sleep 1000");
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let dir = host_cgroup_file(h.pid(&id), "pids", "");
+    h.delete(&id, true).ok();
+    assert!(!dir.exists());
+
+    // the same cgroup, made beforehand and holding a process of the host
+    let host = HostProcessIn::new(&dir);
+    let id = h.new_id();
+    let created = h.create_ok(&id, &b);
+    assert!(
+        created
+            .stderr
+            .contains("container's cgroup is not empty: 1 process"),
+        "{created}"
+    );
+    h.start(&id).ok();
+    h.run(&["kill", "--all", &id, "KILL"]).ok();
+    h.wait_stopped(&id);
+    h.delete(&id, true).ok();
+    assert!(
+        pid_alive(host.pid()),
+        "delete --force killed a process of the host"
+    );
+    assert_eq!(cgroup_procs_of(host.pid()), [host.pid()]);
+}
+
+/// A `sleep` of the host in the cgroup `dir` (made for it); killed, and `dir` removed, on drop.
+struct HostProcessIn {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+}
+
+impl HostProcessIn {
+    fn new(dir: &std::path::Path) -> HostProcessIn {
+        std::fs::create_dir(dir).unwrap();
+        let child = Command::new("sleep").arg("1000").spawn().unwrap();
+        let me = HostProcessIn {
+            child,
+            dir: dir.to_path_buf(),
+        };
+        std::fs::write(dir.join("cgroup.procs"), me.child.id().to_string()).unwrap();
+        me
+    }
+
+    fn pid(&self) -> i64 {
+        self.child.id() as i64
+    }
+}
+
+impl Drop for HostProcessIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // never panics (a panic while a failed test unwinds would abort)
+        let deadline = std::time::Instant::now() + T;
+        while std::fs::remove_dir(&self.dir).is_err() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }

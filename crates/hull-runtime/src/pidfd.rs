@@ -22,6 +22,19 @@ impl PidFd {
             // not known yet (a half-made container)
             return Ok(None);
         }
+        let Some(pidfd) = PidFd::open_current(pid)? else {
+            return Ok(None);
+        };
+        // Checked after opening: from now on the pidfd pins this exact process.
+        let same =
+            proc_stat(pid).is_some_and(|(state, s)| s == start && state != 'Z' && state != 'X');
+        Ok(same.then_some(pidfd))
+    }
+
+    /// Open a pidfd for whichever process has `pid` now: what is checked about it through
+    /// `/proc/<pid>` afterwards is about the process the pidfd signals, or that process has
+    /// gone (and a signal fails with ESRCH). `Ok(None)` when there is no such process.
+    pub fn open_current(pid: i32) -> Result<Option<PidFd>> {
         // SAFETY: pidfd_open takes a pid and flags; it returns a new fd or -1.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
         if fd < 0 {
@@ -31,11 +44,7 @@ impl PidFd {
             };
         }
         // SAFETY: the syscall returned a new fd that nothing else owns.
-        let pidfd = PidFd(unsafe { OwnedFd::from_raw_fd(fd as i32) });
-        // Checked after opening: from now on the pidfd pins this exact process.
-        let same =
-            proc_stat(pid).is_some_and(|(state, s)| s == start && state != 'Z' && state != 'X');
-        Ok(same.then_some(pidfd))
+        Ok(Some(PidFd(unsafe { OwnedFd::from_raw_fd(fd as i32) })))
     }
 
     /// Send `signal` through the pidfd.

@@ -129,6 +129,29 @@ pub fn clone_target(m: &dyn Manager) -> Result<Option<OwnedFd>> {
     Ok(Some(fd))
 }
 
+/// Warn, as runc does, when a new container's cgroup already has processes (another
+/// container's, given the same `cgroupsPath`, or a pre-existing cgroup's): they are not the
+/// container's, and `kill --all` and `delete` leave them alone.
+pub fn warn_if_not_empty(m: &dyn Manager) -> Result<()> {
+    let found = m.pids()?.len();
+    if found > 0 {
+        tracing::warn!("container's cgroup is not empty: {found} process(es) found");
+    }
+    Ok(())
+}
+
+/// Remove those of the container's cgroup directories (one per hierarchy) that no process
+/// uses any more, the deepest first; the kernel refuses the others, which stay. For a cgroup
+/// that processes of others still use.
+pub fn remove_unused(record: &Record) {
+    let mut dirs: Vec<&std::path::PathBuf> = record.cgroup_paths.values().collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    dirs.dedup();
+    for dir in dirs {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
 /// Whether the container's cgroup is frozen (false when it cannot be read).
 pub fn is_frozen(record: &Record) -> bool {
     of(record).and_then(|m| Ok(m.is_frozen()?)).unwrap_or(false)

@@ -150,6 +150,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
         preserve_fds: listen_fds + opts.preserve_fds,
         idmapped: &idmapped,
     };
+    super::cgroup::warn_if_not_empty(undo.manager()?)?;
     let into_cgroup = super::cgroup::clone_target(undo.manager()?)?;
     let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
     let cloned_into_cgroup = into_fd.is_some();
@@ -165,6 +166,8 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     record.pid_start = state::proc_stat(pid)
         .ok_or_else(|| Error::Msg("container init exited during set-up".into()))?
         .1;
+    let own_pid_ns = plan.new.contains(CloneFlags::CLONE_NEWPID);
+    record.member_ns = Some(super::members::Namespace::of_init(pid, own_pid_ns)?);
     state::save(&dir, &record)?;
     fault::point("create::pid-recorded");
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
@@ -278,6 +281,7 @@ fn new_record(id: &str, bundle: &Bundle, cgroup: &dyn Manager) -> Record {
         rootfs: bundle.rootfs.clone(),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         spec: bundle.spec.clone(),
+        member_ns: None,
         cgroup_unit: cgroup.unit(),
     }
 }

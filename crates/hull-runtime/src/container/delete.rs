@@ -64,7 +64,8 @@ fn delete_locked(c: &Container, force: bool) -> Result<()> {
         return destroy(c);
     }
     match c.status() {
-        Status::Stopped => {}
+        // processes of it may outlive init when it has no PID namespace of its own
+        Status::Stopped => super::kill::signal_all(c, Signal::SIGKILL)?,
         Status::Created => stop(c)?,
         s if force => {
             if s == Status::Paused {
@@ -99,14 +100,24 @@ fn stop(c: &Container) -> Result<()> {
 }
 
 /// Remove what the container left: poststop hooks run first (failures are logged), then the
-/// cgroup, then the state directory.
+/// cgroup (unless processes of others still use it), then the state directory.
 pub fn destroy(c: &Container) -> Result<()> {
     let state = hook_state(&c.record, Status::Stopped);
     if let Err(e) = hooks::run_point(&c.record.spec, HookPoint::Poststop, &state) {
         tracing::warn!("{e}");
     }
     fault::point("delete::poststop");
-    super::cgroup::of(&c.record)?.destroy()?;
+    let cgroup = super::cgroup::of(&c.record)?;
+    let others = super::members::strangers(c, || Ok(cgroup.pids()?))?;
+    if others.is_empty() {
+        cgroup.destroy()?;
+    } else {
+        tracing::warn!(
+            "container's cgroup is not empty: {} process(es) of others found, left in place",
+            others.len()
+        );
+        super::cgroup::remove_unused(&c.record);
+    }
     fault::point("delete::cgroup-removed");
     state::remove_dir(&c.dir)
 }

@@ -1,15 +1,14 @@
-//! `kill`: signal init through a pidfd, or with `--all` every process of the cgroup.
+//! `kill`: signal init through a pidfd, or with `--all` every process of the container.
 
 use std::path::Path;
 
 use nix::sys::signal::Signal;
-use nix::unistd::Pid;
 
 use super::state::{Container, Status};
-use crate::error::{Context, Result};
+use crate::error::Result;
 use crate::pidfd::PidFd;
 
-/// Send `signal` to container `id`'s init (or, with `all`, to every process in its cgroup);
+/// Send `signal` to container `id`'s init (or, with `all`, to every process of it);
 /// None is signal 0, which only checks the processes are there.
 pub fn kill(root: &Path, id: &str, signal: Option<Signal>, all: bool) -> Result<()> {
     let c = Container::load(root, id)?;
@@ -31,18 +30,11 @@ pub fn signal_init(c: &Container, signal: impl Into<Option<Signal>>) -> Result<(
     }
 }
 
-/// Signal every process in the container's cgroup (and init, in case it is elsewhere).
+/// Signal every process of the container in its cgroup (never another container's that
+/// shares the cgroup, see [`members`](super::members)), and init, in case it is elsewhere.
 pub fn signal_all(c: &Container, signal: impl Into<Option<Signal>>) -> Result<()> {
     let signal = signal.into();
     let cgroup = super::cgroup::of(&c.record)?;
-    for pid in cgroup.pids()? {
-        match nix::sys::signal::kill(Pid::from_raw(pid), signal) {
-            Err(nix::errno::Errno::ESRCH) | Ok(()) => {}
-            Err(e) => {
-                let number = signal.map_or(0, |s| s as i32);
-                return Err(e).ctx(|| format!("send signal {number} to {pid}"));
-            }
-        }
-    }
+    super::members::signal_members(c, &cgroup.pids()?, signal)?;
     signal_init(c, signal)
 }

@@ -12,6 +12,7 @@ pub mod foreground;
 pub mod intel_rdt;
 pub mod kill;
 pub mod list;
+pub mod members;
 pub mod netstats;
 pub mod pause;
 pub mod ps;

@@ -273,9 +273,17 @@ fn record(id: &str, pid: i32, bundle: &Bundle, cgroup: &dyn Manager) -> Record {
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         spec: bundle.spec.clone(),
         cgroup_paths: cgroup.paths(),
+        member_ns: super::members::Namespace::of_init(pid, own_pid_ns(&bundle.spec)).ok(),
         cgroup_unit: cgroup.unit(),
         creating: false,
     }
+}
+
+/// Whether the container made a PID namespace of its own (rather than joining one by path).
+fn own_pid_ns(spec: &oci_spec::runtime::Spec) -> bool {
+    crate::bootstrap::namespaces::Plan::from_spec(spec)
+        .new
+        .contains(nix::sched::CloneFlags::CLONE_NEWPID)
 }
 
 /// CRIU restores a mount namespace onto a root that is a mount point: a bind of the rootfs.

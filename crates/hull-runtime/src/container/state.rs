@@ -59,6 +59,10 @@ pub struct Record {
     pub pid_start: u64,
     /// The container's cgroup directories, by controller ("" for the unified hierarchy).
     pub cgroup_paths: BTreeMap<String, PathBuf>,
+    /// The namespace that tells the container's processes from others in its cgroup
+    /// ([`members`](super::members)); None until init's pid is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_ns: Option<super::members::Namespace>,
     /// The systemd unit that owns the cgroup (`--systemd-cgroup`), to stop it on delete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup_unit: Option<hull_cgroups::SystemdUnit>,
@@ -331,6 +335,7 @@ pub fn salvage(id: &str, text: &[u8]) -> Record {
             .into_iter()
             .filter(|(_, p): &(String, PathBuf)| p.is_absolute())
             .collect(),
+        member_ns: value_after(text, "member_ns"),
         cgroup_unit: value_after(text, "cgroup_unit"),
         creating: true,
         bundle: PathBuf::new(),
