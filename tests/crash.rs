@@ -380,21 +380,15 @@ fn every_fault_point_is_tested() {
     assert_eq!(all_points(), tested);
 }
 
-/// `create` killed at each of its steps: `state` shows the half-made container as stopped
-/// (as created only when killed after releasing init; as not existing before its first
+/// `create` of `b` killed at each of its steps: `state` shows the half-made container as
+/// stopped (as created only when killed after releasing init; as not existing before its first
 /// record), and `delete --force` leaves nothing.
-#[test]
-fn create_killed_at_every_fault_point() {
-    if !hull_integration::is_hull() {
-        return;
-    }
-    let h = Hull::new();
-    let b = sleeper(&h);
+fn create_killed_at_every_point(h: &Hull, b: &Bundle) {
     b.save();
     let id = h.new_id();
     let bundle = b.dir.to_str().unwrap();
     for point in CREATE_POINTS {
-        killed_at(&h, point, &["create", "--bundle", bundle, &id]);
+        killed_at(h, point, &["create", "--bundle", bundle, &id]);
         // Before its first record the id's dir is empty: no container yet.
         let expected = match point {
             "create::reserved" => None,
@@ -406,8 +400,47 @@ fn create_killed_at_every_fault_point() {
             &format!("status {expected:?} after a kill at {point}"),
             || (h.status(&id).as_deref() == expected).then_some(()),
         );
-        force_delete_then_reuse(&h, &id, &b);
+        force_delete_then_reuse(h, &id, b);
     }
+}
+
+#[test]
+fn create_killed_at_every_fault_point() {
+    if !hull_integration::is_hull() {
+        return;
+    }
+    let h = Hull::new();
+    create_killed_at_every_point(&h, &sleeper(&h));
+}
+
+/// The same with a new user namespace (the parent writes the id maps while init waits).
+#[test]
+fn create_with_a_user_namespace_killed_at_every_fault_point() {
+    if !hull_integration::is_hull() {
+        return;
+    }
+    let h = Hull::new();
+    let mut b = sleeper(&h);
+    hull_integration::userns::with_userns(&mut b, &[(0, hull_integration::userns::BASE, 65536)]);
+    create_killed_at_every_point(&h, &b);
+}
+
+/// The same when a namespace is joined by path: an intermediate process clones init.
+#[test]
+fn create_joining_a_namespace_killed_at_every_fault_point() {
+    if !hull_integration::is_hull() {
+        return;
+    }
+    let h = Hull::new();
+    let owner_b = sleeper(&h);
+    let owner = h.new_id();
+    h.create_ok(&owner, &owner_b);
+    let net = format!("/proc/{}/ns/net", h.pid(&owner));
+    let mut b = sleeper(&h);
+    b.add_namespace("network", Some(&net));
+    create_killed_at_every_point(&h, &b);
+    h.delete(&owner, true).ok();
+    assert_nothing_left(&h, &owner, &owner_b.dir);
 }
 
 /// `run` (detached and in the foreground) killed at each of its steps.
