@@ -155,6 +155,29 @@ fn hook_timeout_fails_create() {
     h.run(&["state", &id]).fail();
 }
 
+/// A hook that never reads its stdin still times out when the state is bigger than a pipe
+/// holds (256 KiB of annotations): hull does not block writing it.
+#[test]
+fn hook_timeout_holds_with_a_state_bigger_than_a_pipe() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["annotations"] = json!({"org.hull.big": "a".repeat(256 * 1024)});
+    b.args(&["sleep", "1000"]).add_hook(
+        "createRuntime",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", "exec sleep 10"], "timeout": 1}),
+    );
+    let id = h.new_id();
+    let started = std::time::Instant::now();
+    let out = h.create(&id, &b);
+    out.assert_error(&["timeout|timed out", hull_only("createRuntime")]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the 1 s timeout took {:?}",
+        started.elapsed()
+    );
+    leaks::assert_nothing_left(&h, &id, &b.dir);
+}
+
 #[test]
 fn failing_prestart_hook_fails_create() {
     let h = Hull::new();

@@ -128,12 +128,11 @@ fn run_one(
             .map(Stdio::from)
             .map_err(|e| e.to_string())
     };
-    cmd.stdin(Stdio::piped()).stdout(share()?).stderr(share()?);
+    // The state is read from a memfd, not a pipe: hull never blocks writing it (a hook may
+    // not read it, and 256 KiB of annotations fill any pipe), so the timeout always holds.
+    let stdin = state_file(state).map_err(|e| e.to_string())?;
+    cmd.stdin(stdin).stdout(share()?).stderr(share()?);
     let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook may exit without reading its stdin; that is not an error.
-        let _ = stdin.write_all(state.as_bytes());
-    }
     let timeout = hook.timeout().map(|t| Duration::from_secs(t as u64));
     let started = Instant::now();
     loop {
@@ -154,6 +153,14 @@ fn run_one(
 }
 
 /// An anonymous in-memory file for a hook's output.
+/// A memfd holding `state`, positioned at its start, for the hook's stdin.
+fn state_file(state: &str) -> std::io::Result<std::fs::File> {
+    let mut file = output_file()?;
+    file.write_all(state.as_bytes())?;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    Ok(file)
+}
+
 fn output_file() -> std::io::Result<std::fs::File> {
     // SAFETY: memfd_create reads a NUL-terminated name and returns a new fd or -1.
     let fd = unsafe { libc::memfd_create(c"hull-hook".as_ptr(), libc::MFD_CLOEXEC) };
