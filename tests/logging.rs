@@ -258,3 +258,26 @@ fn unopenable_log_fails_at_once() {
     hull_integration::leaks::assert_nothing_left(&h, &id, &b.dir);
     h.run(&["--log", log, "list"]).fail();
 }
+
+/// What init itself prints once `start` has released it (no hull command listens any more)
+/// names the container too.
+#[test]
+fn an_error_after_start_names_the_container() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["true"])
+        .add_hook("startContainer", serde_json::json!({"path": "/bin/false"}));
+    let id = h.new_id();
+    let out = h.run_fg(&id, &b, &[]);
+    assert!(!out.success(), "{out}");
+    let line = out
+        .stderr_lines()
+        .into_iter()
+        .find(|l| l.contains("startContainer"))
+        .unwrap_or_else(|| panic!("no startContainer error:\n{out}"))
+        .to_string();
+    assert!(
+        line.contains(hull_integration::hull_only(&id)),
+        "names the container: {line}"
+    );
+}

@@ -141,6 +141,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     let idmapped = crate::bootstrap::idmap_mount::prepare(&bundle.spec, &bundle.dir)?;
     let (parent, child) = channel::pair()?;
     let init_cfg = InitConfig {
+        id: &opts.id,
         bundle: &bundle,
         fifo: fifo.as_raw_fd(),
         new_namespaces: plan.new,

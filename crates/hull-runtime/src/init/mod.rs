@@ -40,6 +40,8 @@ use crate::spec::Bundle;
 
 /// What init needs from the parent, fixed before the clone.
 pub struct InitConfig<'a> {
+    /// The container id (named in what init itself prints).
+    pub id: &'a str,
     /// The validated bundle.
     pub bundle: &'a Bundle,
     /// `O_PATH` fd of `exec.fifo`, opened before the clone.
@@ -70,7 +72,9 @@ pub fn run(chan: &Channel, cfg: &InitConfig) -> i32 {
                 step,
                 "startContainer hooks" | "close fds" | "seccomp" | "exec"
             ) {
-                eprintln!("hull: {step}: {}", crate::error::one_line(&e.to_string()));
+                let why = e.to_string();
+                let why = crate::error::one_line(&why);
+                eprintln!("hull: container {}: {step}: {why}", cfg.id);
             }
             1
         }
