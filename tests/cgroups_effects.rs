@@ -86,3 +86,41 @@ pub fn a_denied_device_cannot_be_opened() {
         "opening /tmp/sda should fail with EPERM; container printed:\n{out}"
     );
 }
+
+/// A `cgroupsPath` naming an existing frozen cgroup is refused with runc's words, at once
+/// (init would never run there).
+pub fn a_frozen_cgroup_is_refused() {
+    let h = Hull::new();
+    let name = format!(
+        "{}frozen-{}",
+        hull_integration::ID_PREFIX,
+        hull_integration::unique()
+    );
+    let v2 = hull_integration::cgroup_v2_only();
+    let dir = if v2 {
+        std::path::PathBuf::from("/sys/fs/cgroup").join(&name)
+    } else {
+        std::path::PathBuf::from("/sys/fs/cgroup/freezer").join(&name)
+    };
+    std::fs::create_dir(&dir).unwrap();
+    let (file, frozen, thawed) = if v2 {
+        ("cgroup.freeze", "1", "0")
+    } else {
+        ("freezer.state", "FROZEN", "THAWED")
+    };
+    std::fs::write(dir.join(file), frozen).unwrap();
+    let mut b = h.bundle();
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    b.args(&["true"]);
+    let id = h.new_id();
+    let started = std::time::Instant::now();
+    let out = h.create(&id, &b);
+    let _ = std::fs::write(dir.join(file), thawed);
+    let _ = std::fs::remove_dir(&dir);
+    out.assert_error(&["container's cgroup unexpectedly frozen"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{out}"
+    );
+    hull_integration::leaks::assert_nothing_left(&h, &id, &b.dir);
+}

@@ -125,3 +125,11 @@ fn the_devices_cgroup_denies_opening_a_denied_device() {
     }
     effects::a_denied_device_cannot_be_opened();
 }
+
+#[test]
+fn a_frozen_cgroup_is_refused() {
+    if no_v1() {
+        return;
+    }
+    effects::a_frozen_cgroup_is_refused();
+}

@@ -241,3 +241,11 @@ fn bad_values_are_refused_at_create_naming_the_field() {
         &["devices[0].access"],
     );
 }
+
+#[test]
+fn a_frozen_cgroup_is_refused() {
+    if no_v2() {
+        return;
+    }
+    effects::a_frozen_cgroup_is_refused();
+}

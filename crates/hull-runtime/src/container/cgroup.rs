@@ -140,6 +140,18 @@ pub fn warn_if_not_empty(m: &dyn Manager) -> Result<()> {
     Ok(())
 }
 
+/// Refuse a cgroup that is already frozen before the container's init is put in it (a
+/// `cgroupsPath` naming an existing frozen cgroup): init would never run and create would
+/// wait for it forever. runc's words.
+pub fn refuse_frozen(m: &dyn Manager) -> Result<()> {
+    if m.is_frozen().unwrap_or(false) {
+        return Err(crate::Error::Msg(
+            "container's cgroup unexpectedly frozen".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Remove those of the container's cgroup directories (one per hierarchy) that no process
 /// uses any more, the deepest first; the kernel refuses the others, which stay. For a cgroup
 /// that processes of others still use.

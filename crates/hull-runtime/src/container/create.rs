@@ -153,6 +153,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     };
     super::cgroup::warn_if_not_empty(undo.manager()?)?;
     let into_cgroup = super::cgroup::clone_target(undo.manager()?)?;
+    super::cgroup::refuse_frozen(undo.manager()?)?;
     let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
     let cloned_into_cgroup = into_fd.is_some();
     fault::point("create::cgroup-target");
