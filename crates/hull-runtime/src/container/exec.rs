@@ -50,6 +50,10 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let plan = join_plan(&c);
     let terminal = opts.process.terminal().unwrap_or(false);
     let console = Console::choose(terminal, opts.console_socket.as_deref(), !opts.detach)?;
+    let mut process = opts.process.clone();
+    if let Console::Proxy { .. } = &console {
+        foreground::size_like_ours(&mut process);
+    }
     let (parent, child) = channel::pair()?;
     let (preserve, console_fd) = (opts.preserve_fds, console.init_end());
     let spec = &c.record.spec;
@@ -58,14 +62,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
     let agent = crate::security::connect_seccomp_agent(spec)?;
     let pid = spawn_init(&plan, into_fd, &parent, child, &[], |chan| {
-        crate::init::enter::run(
-            chan,
-            &opts.process,
-            spec,
-            console_fd,
-            preserve,
-            agent.as_ref(),
-        )
+        crate::init::enter::run(chan, &process, spec, console_fd, preserve, agent.as_ref())
     })?;
     drop(agent);
     fault::point("exec::spawned");

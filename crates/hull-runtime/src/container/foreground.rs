@@ -149,6 +149,15 @@ fn drain(master: &OwnedFd) {
 }
 
 fn copy_window_size(master: &OwnedFd) {
+    if let Some(mut ws) = our_window_size() {
+        // SAFETY: TIOCSWINSZ reads a valid winsize.
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &mut ws) };
+    }
+}
+
+/// The size of hull's own terminal (its stdin), when it is one and reports a size (a 0x0
+/// one would only undo process.consoleSize).
+fn our_window_size() -> Option<libc::winsize> {
     let mut ws = libc::winsize {
         ws_row: 0,
         ws_col: 0,
@@ -157,10 +166,18 @@ fn copy_window_size(master: &OwnedFd) {
     };
     // SAFETY: TIOCGWINSZ writes a winsize into a valid pointer; it fails harmlessly on a non-tty.
     let got = unsafe { libc::ioctl(std::io::stdin().as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
-    // A terminal that reports no size (0x0) would only undo process.consoleSize.
-    if got == 0 && ws.ws_row > 0 && ws.ws_col > 0 {
-        // SAFETY: TIOCSWINSZ reads a valid winsize.
-        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    (got == 0 && ws.ws_row > 0 && ws.ws_col > 0).then_some(ws)
+}
+
+/// For a terminal hull proxies: give the container's pty the size of hull's terminal from
+/// the start (`process.consoleSize`), so the program never sees it before hull copies it.
+pub fn size_like_ours(process: &mut oci_spec::runtime::Process) {
+    if let Some(ws) = our_window_size() {
+        let size = oci_spec::runtime::BoxBuilder::default()
+            .height(ws.ws_row)
+            .width(ws.ws_col)
+            .build();
+        process.set_console_size(size.ok());
     }
 }
 

@@ -23,9 +23,12 @@ pub enum RunMode {
 /// Run a container; returns the exit code hull should exit with.
 pub fn run(opts: &CreateOptions, mode: RunMode) -> Result<i32> {
     let foreground = matches!(mode, RunMode::Foreground { .. });
-    let bundle = crate::spec::load(&opts.bundle)?;
+    let mut bundle = crate::spec::load(&opts.bundle)?;
     let terminal = super::create::wants_terminal(&bundle);
     let console = Console::choose(terminal, opts.console_socket.as_deref(), foreground)?;
+    if let (Console::Proxy { .. }, Some(process)) = (&console, bundle.spec.process_mut()) {
+        foreground::size_like_ours(process);
+    }
     let c = create_in(opts, bundle, &console)?;
     fault::point("run::created");
     let RunMode::Foreground { keep } = mode else {
