@@ -133,3 +133,18 @@ fn a_frozen_cgroup_is_refused() {
     }
     effects::a_frozen_cgroup_is_refused();
 }
+
+/// `linux.resources.unified` on a v1 host is refused in runc's words, before anything is made.
+#[test]
+fn unified_on_v1_is_an_invalid_configuration() {
+    if no_v1() {
+        return;
+    }
+    let h = Hull::new();
+    let mut b = h.bundle();
+    with_resources(&mut b, json!({"unified": {"memory.max": "100000000"}}));
+    let id = h.new_id();
+    let out = h.create(&id, &b);
+    out.assert_error(&["invalid configuration", "unified"]);
+    hull_integration::leaks::assert_nothing_left(&h, &id, &b.dir);
+}

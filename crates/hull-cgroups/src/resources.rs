@@ -38,7 +38,7 @@ fn v1_unsupported(res: &LinuxResources) -> Bad {
         &mut v,
         unified,
         "unified",
-        "cgroup v2 files cannot be set on a cgroup v1 host",
+        "invalid configuration: cannot use unified on cgroup v1 (its files are cgroup v2's)",
     );
     v
 }
