@@ -489,3 +489,43 @@ fn podman_info_shows_hulls_version() {
     assert_eq!(version.trim(), text, "{out}");
     assert!(version.starts_with("hull version 0."), "{out}");
 }
+
+/// A bind with `bind-propagation=rshared` of a shared host directory: a mount the container
+/// makes under it appears on the host (podman gives hull `rshared` on the mount and on `/`).
+#[test]
+fn podman_rshared_bind() {
+    let Some(p) = Podman::new("podman/podman_rshared_bind") else {
+        return;
+    };
+    let host = p.tmp.join("shared");
+    let _shared = hull_integration::mountinfo::HostMount::shared_bind(&host);
+    let inner = host.join("inner");
+    std::fs::create_dir_all(&inner).unwrap();
+    let _inner = hull_integration::mountinfo::HostMount(inner.clone());
+    let mount = format!(
+        "type=bind,source={},destination=/shared,bind-propagation=rshared",
+        host.display()
+    );
+    p.podman_run(&[
+        "--rm",
+        "--network",
+        "none",
+        "--cap-add",
+        "SYS_ADMIN",
+        "--mount",
+        &mount,
+        IMAGE_REF,
+        "sh",
+        "-c",
+        "mount -t tmpfs tmpfs /shared/inner && echo made > /shared/inner/inside",
+    ])
+    .ok();
+    assert!(
+        hull_integration::mountinfo::host_has_mount(&inner),
+        "the container's mount did not reach the host"
+    );
+    assert_eq!(
+        std::fs::read_to_string(inner.join("inside")).unwrap_or_default(),
+        "made\n"
+    );
+}

@@ -16,6 +16,7 @@ mod paths;
 mod personality;
 mod pivot;
 pub(crate) mod procfs;
+mod propagation;
 mod remount;
 mod rootfs;
 mod session;
@@ -157,6 +158,8 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         paths::mask(linux.masked_paths().as_deref().unwrap_or_default())
             .map_err(at("maskedPaths"))?;
     }
+    // after the paths: an unbindable `/` could not have them bound
+    propagation::after_pivot(spec).map_err(at("rootfsPropagation"))?;
     security::selinux::apply_exec_label(process_cfg.and_then(|p| p.selinux_label().as_deref()))
         .map_err(at("process label"))?;
     let process = spec

@@ -9,9 +9,9 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Spec;
 
-use super::{devices, mount_options, mounts};
+use super::{devices, mounts, propagation};
 use crate::bootstrap::idmap_mount::IdmappedMounts;
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 
 /// Set up everything inside `rootfs` that must exist before it becomes `/`.
 pub fn prepare(
@@ -21,7 +21,7 @@ pub fn prepare(
     new_cgroupns: bool,
     idmapped: &IdmappedMounts,
 ) -> Result<()> {
-    set_root_propagation(spec)?;
+    propagation::before_bind(spec, rootfs)?;
     mount(
         Some(rootfs),
         rootfs,
@@ -51,20 +51,4 @@ pub fn prepare(
         devices::create(&root, &devices::from_spec(d))?;
     }
     devices::create_symlinks(&root)
-}
-
-/// Make `/` (recursively) slave by default, or what `linux.rootfsPropagation` asks, so that
-/// nothing the container mounts reaches the host.
-fn set_root_propagation(spec: &Spec) -> Result<()> {
-    let wanted = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.rootfs_propagation().clone());
-    let flags = match wanted.as_deref() {
-        None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        Some(p) => mount_options::propagation(p)
-            .ok_or_else(|| Error::Msg(format!("linux.rootfsPropagation: unknown value {p:?}")))?,
-    };
-    mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
-        .ctx(|| format!("set propagation {flags:?} on /"))
 }
