@@ -102,3 +102,27 @@ fn intel_rdt_schemas_name_what_is_missing() {
         assert_eq!(pids_max(pid), "100", "nothing changed:\n{out}");
     }
 }
+
+/// `--memory -1` lifts a limited memory+swap too (runc), instead of a kernel EINVAL; the limit
+/// can then go down again.
+#[test]
+fn memory_minus_one_lifts_the_swap_limit() {
+    let v2 = cgroup_v2_only();
+    if !v2 && !std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
+        eprintln!("skipped: no swap accounting");
+        return;
+    }
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["sleep", "1000"]);
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 104857600, "swap": 209715200});
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let pid = h.pid(&id);
+    let limit = || memory_limit(pid);
+    h.run(&["update", "--memory", "-1", &id]).ok();
+    let unlimited = limit();
+    assert!(unlimited == "max" || unlimited.len() >= 18, "{unlimited}");
+    h.run(&["update", "--memory", "100m", &id]).ok();
+    assert_eq!(limit(), "104857600");
+}

@@ -54,6 +54,8 @@ fn set_limit_and_swap(dir: &Path, limit: Option<i64>, swap: Option<i64>) -> Resu
     let has_memsw = fs::exists(dir, MEMSW);
     let swap = match (limit, swap) {
         (Some(-1), None) if has_memsw => Some(-1),
+        // unlimited swap without swap accounting: nothing to write
+        (_, Some(-1)) if !has_memsw => None,
         _ => swap,
     };
     if swap.is_some() && !has_memsw {

@@ -20,6 +20,7 @@ pub fn update(root: &Path, id: &str, patch: &LinuxResources) -> Result<()> {
     }
     let mut patch = patch.clone();
     patch.set_devices(None);
+    unlimited_memory_lifts_swap(&mut patch);
     let stored = stored_resources(&c.record.spec);
     let merged = merge(&stored, &patch)?;
     if patch.memory().is_some() {
@@ -29,6 +30,18 @@ pub fn update(root: &Path, id: &str, patch: &LinuxResources) -> Result<()> {
     let mut record = c.record.clone();
     set_resources(&mut record.spec, merged);
     state::save(&c.dir, &record)
+}
+
+/// As runc: `--memory -1` without `--memory-swap` makes memory+swap unlimited too (a limited
+/// swap below an unlimited memory limit is refused by the kernel).
+fn unlimited_memory_lifts_swap(patch: &mut LinuxResources) {
+    let Some(mut memory) = *patch.memory() else {
+        return;
+    };
+    if memory.limit() == Some(-1) && memory.swap().is_none() {
+        memory.set_swap(Some(-1));
+        patch.set_memory(Some(memory));
+    }
 }
 
 /// The spec's `linux.resources`, or empty ones.
