@@ -409,6 +409,18 @@ fn podman_kill_zero_stays_in_the_container() {
     // PID 1 of the namespace ignores the signal; a child of it dies of it
     let out = run(&["--rm"], "sh -c 'kill -KILL 0'; exit $?");
     assert_eq!(out.code(), Some(137), "{out}");
+    // --timeout stops the container (TERM runs the trap's kill 0), and podman says so soon
+    let started = std::time::Instant::now();
+    let out = run(
+        &["--rm", "--timeout", "2"],
+        "trap 'kill 0' EXIT; sleep 100 & wait",
+    );
+    assert!(!out.success(), "{out}");
+    assert!(
+        started.elapsed().as_secs() < 15,
+        "took {:?}\n{out}",
+        started.elapsed()
+    );
 
     let name = p.new_name();
     run(&["-d", "--name", &name], "kill -KILL 0; exec sleep 1000").ok();
