@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use hull_integration::rootless::{sub_range, which, TestUser, USER};
+use hull_integration::rootless::{sub_range, util_linux, which, TestUser, USER};
 use hull_integration::userns::{chown_tree, map_lines, mapping};
 use hull_integration::{hull_bin, leaks, poll, unique, Bundle, Out};
 use serde_json::json;
@@ -451,12 +451,13 @@ fn rootless_false_makes_the_cgroup_required() {
 /// rootless there too: state in `$XDG_RUNTIME_DIR/hull`, no cgroup.
 #[test]
 fn root_in_a_user_namespace_is_rootless() {
-    if !have("unshare") {
+    let Some(unshare) = util_linux("unshare") else {
         eprintln!("skipped: unshare (util-linux) not installed");
         return;
-    }
+    };
     let mut r = Rootless::new();
-    r.wrapper = vec!["unshare".into(), "--user".into(), "--map-root-user".into()];
+    let unshare = unshare.to_string_lossy().into_owned();
+    r.wrapper = vec![unshare, "--user".into(), "--map-root-user".into()];
     let mut b = r.bundle();
     b.remove_namespace("user");
     let linux = b.config["linux"].as_object_mut().unwrap();

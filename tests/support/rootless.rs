@@ -61,7 +61,7 @@ impl TestUser {
     /// `program` run as the user by `setpriv`, with the user's `HOME`, `USER` and `LOGNAME`,
     /// `XDG_RUNTIME_DIR` set to `xdg` (removed when None), and the caller's other variables.
     pub fn command(&self, xdg: Option<&Path>, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let setpriv = which("setpriv").expect("setpriv (Debian package util-linux)");
+        let setpriv = util_linux("setpriv").expect("setpriv (Debian package util-linux)");
         let mut c = Command::new(setpriv);
         c.arg(format!("--reuid={}", self.uid))
             .arg(format!("--regid={}", self.gid))
@@ -105,6 +105,16 @@ pub fn sub_range(file: &str) -> Option<(u32, u32)> {
         }
         Some((f[1].parse().ok()?, f[2].parse().ok()?))
     })
+}
+
+/// util-linux's `program` (`/usr/bin/<program>`, where the v2 guest's PATH puts busybox's
+/// applet of that name first), else the one in `$PATH`.
+pub fn util_linux(program: &str) -> Option<PathBuf> {
+    let usr = Path::new("/usr/bin").join(program);
+    if usr.is_file() {
+        return Some(usr);
+    }
+    which(program)
 }
 
 /// The path of `program` in `$PATH`.
