@@ -338,7 +338,7 @@ fn podman_limits_and_seccomp() {
                     cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; \
                   else \
                     cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; \
-                  fi; grep Seccomp: /proc/self/status; ulimit -n";
+                  fi; grep -E 'Seccomp:|NoNewPrivs:' /proc/self/status; ulimit -n";
     let out = p
         .podman_run(&[
             "--rm",
@@ -360,6 +360,11 @@ fn podman_limits_and_seccomp() {
     assert!(
         out.stdout.contains("Seccomp:\t2"),
         "podman's default seccomp profile is not active:\n{out}"
+    );
+    // the profile does not force no_new_privs: set-uid programs (su, sudo) keep working
+    assert!(
+        out.stdout.contains("NoNewPrivs:\t0"),
+        "no_new_privs set without --security-opt no-new-privileges:\n{out}"
     );
     assert_eq!(lines.last(), Some(&"1024"), "--ulimit nofile:\n{out}");
 }
