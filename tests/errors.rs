@@ -190,40 +190,43 @@ fn commands_on_an_unknown_id() {
     assert!(!h.state_dir(&id).exists());
 }
 
-/// Several creates of one id at once: exactly one wins, the others fail cleanly.
+/// Several creates of one id at once (16 racers, 3 rounds): exactly one wins, the others fail
+/// cleanly with one line, and after `delete --force` the id is free for the next round.
 #[test]
 fn concurrent_creates_of_one_id() {
     let h = Hull::new();
     let mut bundles = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..16 {
         let mut b = h.bundle();
         b.args(&["sleep", "1000"]);
         b.save();
         bundles.push(b);
     }
     let id = h.new_id();
-    let running: Vec<_> = bundles
-        .iter()
-        .map(|b| h.spawn(&["create", "--bundle", b.dir.to_str().unwrap(), &id]))
-        .collect();
-    let outs: Vec<_> = running
-        .into_iter()
-        .map(|r| r.wait(std::time::Duration::from_secs(60)))
-        .collect();
-    let winners: Vec<usize> = (0..outs.len()).filter(|&i| outs[i].success()).collect();
-    assert_eq!(winners.len(), 1, "exactly one create wins: {outs:#?}");
-    let st = h.state(&id);
-    assert_eq!(st["status"], "created");
-    assert!(hull_integration::pid_alive(st["pid"].as_i64().unwrap()));
-    for (i, b) in bundles.iter().enumerate() {
-        if i != winners[0] {
-            assert_eq!(outs[i].stderr_lines().len(), 1, "{}", outs[i]);
-            let procs = hull_integration::leaks::procs_rooted_in(&b.dir);
-            assert!(procs.is_empty(), "a losing create left {procs:?}");
+    for _round in 0..3 {
+        let running: Vec<_> = bundles
+            .iter()
+            .map(|b| h.spawn(&["create", "--bundle", b.dir.to_str().unwrap(), &id]))
+            .collect();
+        let outs: Vec<_> = running
+            .into_iter()
+            .map(|r| r.wait(std::time::Duration::from_secs(60)))
+            .collect();
+        let winners: Vec<usize> = (0..outs.len()).filter(|&i| outs[i].success()).collect();
+        assert_eq!(winners.len(), 1, "exactly one create wins: {outs:#?}");
+        let st = h.state(&id);
+        assert_eq!(st["status"], "created");
+        assert!(hull_integration::pid_alive(st["pid"].as_i64().unwrap()));
+        for (i, b) in bundles.iter().enumerate() {
+            if i != winners[0] {
+                assert_eq!(outs[i].stderr_lines().len(), 1, "{}", outs[i]);
+                let procs = hull_integration::leaks::procs_rooted_in(&b.dir);
+                assert!(procs.is_empty(), "a losing create left {procs:?}");
+            }
         }
+        h.delete(&id, true).ok();
+        assert_nothing_left(&h, &id, &bundles[winners[0]].dir);
     }
-    h.delete(&id, true).ok();
-    assert_nothing_left(&h, &id, &bundles[winners[0]].dir);
 }
 
 #[test]
