@@ -1,7 +1,7 @@
 //! Mount options as the engines send them: `tmpcopyup`, the tmpfs root's mode, kernel-refused
 //! data.
 
-use hull_integration::mountinfo::{has_opt, mount_line};
+use hull_integration::mountinfo::{has_opt, mount_line, HostMount};
 use hull_integration::Hull;
 use serde_json::json;
 use std::ffi::CString;
@@ -187,4 +187,144 @@ fn refused_data_names_the_mount() {
     let out = h.run_fg(&id, &b, &[]).fail();
     out.assert_error(&["tmpfs", "/x", "bogusopt", "Invalid argument"]);
     assert!(!h.state_dir(&id).exists(), "state left behind");
+}
+
+/// `rro` (mount_setattr AT_RECURSIVE) makes the submounts of an rbind read-only too; plain
+/// `ro` does not.
+#[test]
+fn rro_reaches_submounts_and_ro_does_not() {
+    let h = Hull::new();
+    let host = h.temp_dir();
+    let _sub = HostMount::tmpfs(&host.join("sub"));
+    let mut b = h.bundle();
+    b.add_mount(json!({"destination": "/rro", "type": "bind", "source": host, "options": ["rbind", "rro"]}))
+        .add_mount(json!({"destination": "/ro", "type": "bind", "source": host, "options": ["rbind", "ro"]}))
+        .sh("for d in /rro /rro/sub /ro /ro/sub; do touch $d/w 2>/dev/null && echo $d=rw || echo $d=ro; done; \
+             cat /proc/self/mountinfo");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    for want in ["/rro=ro", "/rro/sub=ro", "/ro=ro", "/ro/sub=rw"] {
+        assert!(
+            out.stdout.lines().any(|l| l == want),
+            "missing {want:?}: {out}"
+        );
+    }
+    let (opts, _, _) = mount_line(&out.stdout, "/rro/sub").unwrap_or_else(|| panic!("{out}"));
+    assert!(has_opt(&opts, "ro"), "{opts}");
+}
+
+/// Every other recursive attribute reaches a submount, and a later option overrides an
+/// earlier one (`rnoatime` then `rstrictatime`).
+#[test]
+fn recursive_attributes_reach_submounts() {
+    let h = Hull::new();
+    let host = h.temp_dir();
+    let _sub = HostMount::tmpfs(&host.join("sub"));
+    let mut b = h.bundle();
+    b.add_mount(json!({"destination": "/r", "type": "bind", "source": host,
+        "options": ["rbind", "rnosuid", "rnodev", "rnoexec", "rnodiratime", "rnosymfollow",
+                    "rnoatime", "rrw"]}))
+        .add_mount(json!({"destination": "/s", "type": "bind", "source": host,
+        "options": ["rbind", "rnoatime", "rstrictatime", "rro", "rrw"]}))
+        .sh("cat /proc/self/mountinfo");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let (opts, _, _) = mount_line(&out.stdout, "/r/sub").unwrap_or_else(|| panic!("{out}"));
+    for want in [
+        "rw",
+        "nosuid",
+        "nodev",
+        "noexec",
+        "nodiratime",
+        "nosymfollow",
+        "noatime",
+    ] {
+        assert!(has_opt(&opts, want), "/r/sub lacks {want}: {opts}");
+    }
+    let (opts, _, _) = mount_line(&out.stdout, "/s/sub").unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        has_opt(&opts, "rw") && !has_opt(&opts, "noatime") && !has_opt(&opts, "relatime"),
+        "{opts}"
+    );
+}
+
+/// `nosymfollow`: symlinks on the mount are not followed (ELOOP); the option shows.
+#[test]
+fn nosymfollow_refuses_symlinks() {
+    let h = Hull::new();
+    let host = h.temp_dir();
+    std::fs::write(host.join("target"), "reached").unwrap();
+    std::os::unix::fs::symlink("target", host.join("link")).unwrap();
+    let mut b = h.bundle();
+    b.add_mount(json!({"destination": "/n", "type": "bind", "source": host, "options": ["bind", "nosymfollow"]}))
+        .add_mount(json!({"destination": "/f", "type": "bind", "source": host, "options": ["bind", "symfollow"]}))
+        .sh("cat /n/link || echo n=refused; echo; cat /f/link; echo; cat /proc/self/mountinfo");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(out.stdout.contains("n=refused"), "{out}");
+    assert!(out.stdout.lines().any(|l| l == "reached"), "{out}");
+    let (opts, _, _) = mount_line(&out.stdout, "/n").unwrap();
+    assert!(has_opt(&opts, "nosymfollow"), "{opts}");
+}
+
+/// A read-only bind keeps the source's nosuid/nodev/noexec (which a user namespace would lock),
+/// unless an option clears one (`suid`): as root the kernel allows that.
+#[test]
+fn ro_bind_keeps_the_source_flags_unless_cleared() {
+    let h = Hull::new();
+    let host = h.temp_dir().join("locked");
+    let _m = HostMount::tmpfs_with(
+        &host,
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_NOATIME,
+    );
+    let mut b = h.bundle();
+    b.add_mount(json!({"destination": "/kept", "type": "bind", "source": host, "options": ["rbind", "ro"]}))
+        .add_mount(json!({"destination": "/suid", "type": "bind", "source": host, "options": ["rbind", "ro", "suid"]}))
+        .sh("cat /proc/self/mountinfo");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let (opts, _, _) = mount_line(&out.stdout, "/kept").unwrap_or_else(|| panic!("{out}"));
+    for want in ["ro", "nosuid", "nodev", "noexec", "noatime"] {
+        assert!(has_opt(&opts, want), "/kept lacks {want}: {opts}");
+    }
+    let (opts, _, _) = mount_line(&out.stdout, "/suid").unwrap();
+    assert!(
+        has_opt(&opts, "ro") && has_opt(&opts, "nodev") && !has_opt(&opts, "nosuid"),
+        "{opts}"
+    );
+}
+
+/// Bind mounts of a file, a socket, and a source that is a symlink (to a directory, and to a
+/// file): the target is made of the right kind, the source's symlink is followed on the host.
+#[test]
+fn binds_of_files_sockets_and_symlinks() {
+    let h = Hull::new();
+    let host = h.temp_dir();
+    std::fs::write(host.join("file"), "a-file").unwrap();
+    let _listener = std::os::unix::net::UnixListener::bind(host.join("sock")).unwrap();
+    std::fs::create_dir(host.join("dir")).unwrap();
+    std::fs::write(host.join("dir/inner"), "in-dir").unwrap();
+    std::os::unix::fs::symlink(host.join("dir"), host.join("dirlink")).unwrap();
+    std::os::unix::fs::symlink("file", host.join("filelink")).unwrap();
+    let mut b = h.bundle();
+    for (src, dest) in [
+        ("file", "/etc/myfile"),
+        ("sock", "/run/my.sock"),
+        ("dirlink", "/linked"),
+        ("filelink", "/etc/linkedfile"),
+    ] {
+        b.add_mount(json!({"destination": dest, "type": "bind", "source": host.join(src), "options": ["rbind", "ro"]}));
+    }
+    b.sh(
+        "cat /etc/myfile; echo; [ -S /run/my.sock ] && echo sock=socket; cat /linked/inner; echo; \
+          cat /etc/linkedfile; echo; [ -L /linked ] || echo linked=not-a-symlink",
+    );
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    for want in ["a-file", "sock=socket", "in-dir", "linked=not-a-symlink"] {
+        assert!(
+            out.stdout.lines().any(|l| l == want),
+            "missing {want:?}: {out}"
+        );
+    }
+    assert_eq!(
+        out.stdout.lines().filter(|l| *l == "a-file").count(),
+        2,
+        "{out}"
+    );
 }

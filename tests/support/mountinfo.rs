@@ -29,6 +29,11 @@ pub struct HostMount(pub PathBuf);
 
 impl HostMount {
     pub fn tmpfs(at: &Path) -> HostMount {
+        HostMount::tmpfs_with(at, 0)
+    }
+
+    /// A tmpfs at `at` mounted with the `MS_*` `flags`.
+    pub fn tmpfs_with(at: &Path, flags: libc::c_ulong) -> HostMount {
         std::fs::create_dir_all(at).unwrap();
         let target = CString::new(at.to_str().unwrap()).unwrap();
         let fstype = CString::new("tmpfs").unwrap();
@@ -37,7 +42,7 @@ impl HostMount {
                 fstype.as_ptr(),
                 target.as_ptr(),
                 fstype.as_ptr(),
-                0,
+                flags,
                 std::ptr::null(),
             )
         };

@@ -17,6 +17,7 @@ mod personality;
 mod pivot;
 pub(crate) mod procfs;
 mod propagation;
+mod recursive_attrs;
 mod remount;
 mod rootfs;
 mod session;

@@ -3,6 +3,8 @@
 
 use nix::mount::MsFlags;
 
+use super::recursive_attrs::RecursiveAttrs;
+
 /// A parsed `options` list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountOptions {
@@ -13,6 +15,8 @@ pub struct MountOptions {
     pub cleared: MsFlags,
     /// Propagation changes to apply after mounting, in order.
     pub propagation: Vec<MsFlags>,
+    /// The recursive options (`rro`, ...), applied to the whole tree with `mount_setattr`.
+    pub recursive: RecursiveAttrs,
     /// `tmpcopyup`: fill a new tmpfs with a copy of the directory it covers.
     pub tmpcopyup: bool,
     /// Everything else, passed to the filesystem as `data` (comma-joined).
@@ -143,6 +147,7 @@ pub fn known_options() -> Vec<&'static str> {
         "ridmap",
     ];
     let mut all = WORDS.to_vec();
+    all.extend(super::recursive_attrs::OPTIONS);
     all.sort_unstable();
     all
 }
@@ -170,6 +175,7 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
         flags: MsFlags::empty(),
         cleared: MsFlags::empty(),
         propagation: Vec::new(),
+        recursive: RecursiveAttrs::default(),
         tmpcopyup: false,
         data: Vec::new(),
     };
@@ -177,13 +183,14 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
         if let Some((set, flag)) = flag_option(opt) {
             if set {
                 parsed.flags |= flag;
-                parsed.cleared &= !flag;
+                parsed.cleared.remove(flag);
             } else {
-                parsed.flags &= !flag;
+                parsed.flags.remove(flag);
                 parsed.cleared |= flag;
             }
         } else if let Some(p) = propagation(opt) {
             parsed.propagation.push(p);
+        } else if parsed.recursive.add(opt) {
         } else if opt == "tmpcopyup" {
             parsed.tmpcopyup = true;
         } else if !opt.is_empty() && !is_extension(opt) {
@@ -243,6 +250,10 @@ mod tests {
         assert!(o.tmpcopyup);
         assert_eq!(o.cleared, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID);
         assert_eq!(o.flags, MS_NOSYMFOLLOW);
+        assert_eq!(
+            parse(&["nosymfollow", "ro"]).flags,
+            MS_NOSYMFOLLOW | MsFlags::MS_RDONLY
+        );
         let o = parse(&["suid", "nosuid"]);
         assert_eq!((o.flags, o.cleared), (MsFlags::MS_NOSUID, MsFlags::empty()));
     }

@@ -73,10 +73,10 @@ fn mount_one(
             }) => (inroot::open(root, dest, Create::Dir)?, None),
             Err(e) => return Err(e),
         };
-        let mut flags = opts.flags & !MsFlags::MS_REMOUNT;
+        let mut flags = opts.flags.difference(MsFlags::MS_REMOUNT);
         if opts.tmpcopyup {
             // written to first, made read-only after the copy
-            flags &= !MsFlags::MS_RDONLY;
+            flags.remove(MsFlags::MS_RDONLY);
         }
         let data = opts.data();
         match mount(
@@ -107,6 +107,23 @@ fn mount_one(
             fill_tmpfs(root, dest, &opts, &covered)?;
         }
     }
+    if !opts.recursive.is_empty() {
+        let mounted = inroot::open(root, dest, Create::Nothing)?;
+        opts.recursive.apply(&mounted).ctx(|| {
+            let asked: Vec<&str> = m
+                .options()
+                .iter()
+                .flatten()
+                .map(String::as_str)
+                .filter(|o| super::recursive_attrs::OPTIONS.contains(o))
+                .collect();
+            format!(
+                "set {} on {} and every mount under it",
+                asked.join(","),
+                dest.display()
+            )
+        })?;
+    }
     set_propagation(root, dest, &opts)
 }
 
@@ -125,7 +142,8 @@ fn fill_tmpfs(root: &OwnedFd, dest: &Path, opts: &MountOptions, covered: &OwnedF
         let keep_owner = opts.has_data_key("uid") || opts.has_data_key("gid");
         tmpcopyup::copy_up(covered, &top, keep_owner, keep_mode, &what)?;
         if opts.flags.contains(MsFlags::MS_RDONLY) {
-            let flags = (opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC)) | MsFlags::MS_REMOUNT;
+            let flags =
+                opts.flags.difference(MsFlags::MS_BIND | MsFlags::MS_REC) | MsFlags::MS_REMOUNT;
             mount(
                 None::<&str>,
                 &inroot::fd_path(&mounted),
@@ -178,13 +196,35 @@ fn attach_idmapped(root: &OwnedFd, tree: &OwnedFd, dest: &Path, opts: &MountOpti
 
 /// Remount the bind mount at `dest` with the flags of `opts` beyond bind/rbind, if any.
 fn remount_with_options(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
-    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-    if extra.is_empty() {
+    let extra = opts
+        .flags
+        .difference(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if extra.is_empty() && opts.cleared.is_empty() {
         return Ok(());
     }
     let mounted = inroot::open(root, dest, Create::Nothing)?;
-    super::remount::remount_bind(&inroot::fd_path(&mounted), extra)
-        .ctx(|| format!("remount {} with {extra:?}", dest.display()))
+    super::remount::remount_bind_as_asked(&inroot::fd_path(&mounted), extra, opts.cleared).ctx(
+        || {
+            format!(
+                "remount {} with {}",
+                dest.display(),
+                flag_names(extra, opts.cleared)
+            )
+        },
+    )
+}
+
+/// `ro,nosuid,...` for the flags set and `rw,suid,...` for those cleared, for messages.
+fn flag_names(set: MsFlags, cleared: MsFlags) -> String {
+    let names: Vec<&str> = mount_options::known_options()
+        .into_iter()
+        .filter(|o| {
+            let p = mount_options::parse(&[*o]);
+            let (s, c) = (p.flags.difference(MsFlags::MS_BIND), p.cleared);
+            (!s.is_empty() && set.contains(s)) || (!c.is_empty() && cleared.contains(c))
+        })
+        .collect();
+    names.join(",")
 }
 
 fn set_propagation(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
