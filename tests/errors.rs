@@ -356,3 +356,19 @@ fn runc_words_for_missing_stopped_and_empty() {
         assert_eq!(out.code(), Some(code), "{out}");
     }
 }
+
+/// An error init reports that is bigger than a datagram (it quotes a 300 KB `args[0]`)
+/// reaches the user whole, not as "init exited".
+#[test]
+fn a_huge_error_from_init_reaches_the_user() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    let program = "x".repeat(300_000);
+    b.args(&[&program]);
+    b.save();
+    let id = h.new_id();
+    let out = h.run(&["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    out.assert_error(&["executable file not found|no such file"]);
+    assert!(out.stderr.contains(&program), "the program's name is cut");
+    assert_nothing_left(&h, &id, &b.dir);
+}
