@@ -570,3 +570,40 @@ impl Drop for Delegated {
         let _ = std::fs::remove_dir(&self.dir);
     }
 }
+
+/// Without a cgroup, `ps` and `kill --all` find the container's processes by its namespace.
+#[test]
+fn rootless_ps_and_kill_all_without_a_cgroup() {
+    let r = Rootless::new();
+    let mut b = r.bundle();
+    // sh as PID 1 ignores TERM; its two sleeps do not, and once they die it exits
+    b.root_readonly(false)
+        .sh("sleep 1001 & sleep 1002 & touch /ready; wait");
+    let id = r.new_id();
+    b.save();
+    let out = r
+        .run(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id])
+        .ok();
+    assert!(out.stderr.contains("without a cgroup"), "{out}");
+    let ready = b.host_path("/ready");
+    poll(T, "/ready", || ready.exists().then_some(()));
+    let ps = r.run(&["ps", "--format", "json", &id]).ok();
+    let pids: Vec<i64> = serde_json::from_str(&ps.stdout).unwrap();
+    assert_eq!(pids.len(), 3, "sh and its two sleeps: {ps}");
+    let table = r.run(&["ps", &id]).ok();
+    assert!(table.stdout.contains("sleep 1002"), "{table}");
+
+    r.run(&["kill", &id, "TERM"]).ok();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        r.run(&["state", &id]).stdout.contains("\"running\""),
+        "PID 1 ignores TERM"
+    );
+    r.run(&["kill", "--all", &id, "TERM"]).ok();
+    poll(T, "the container to stop", || {
+        let out = r.run(&["state", &id]);
+        out.stdout.contains("\"stopped\"").then_some(())
+    });
+    r.run(&["delete", &id]).ok();
+    r.assert_nothing_left(&id, &b);
+}

@@ -44,6 +44,17 @@ pub fn of(record: &Record) -> Result<Box<dyn Manager>> {
     Ok(hull_cgroups::load_manager(paths)?)
 }
 
+/// The pids of container `c`: its cgroup's, or, when it has none (rootless without a
+/// delegated cgroup), the processes in its namespace
+/// ([`by_namespace`](super::members::by_namespace)).
+pub fn pids(c: &super::state::Container) -> Result<Vec<i32>> {
+    let record = &c.record;
+    if record.cgroup_unit.is_none() && record.cgroup_paths.is_empty() {
+        return super::members::by_namespace(c);
+    }
+    Ok(of(record)?.pids()?)
+}
+
 /// The manager for an `exec --cgroup [CONTROLLERS:]PATH` process: the container's cgroup with
 /// PATH (relative, existing) under it, in the hierarchies of the named controllers (comma
 /// separated), or in all of them without. On a v2-only host only one PATH, without

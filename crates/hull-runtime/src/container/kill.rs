@@ -31,10 +31,10 @@ pub fn signal_init(c: &Container, signal: impl Into<Option<Signal>>) -> Result<(
 }
 
 /// Signal every process of the container in its cgroup (never another container's that
-/// shares the cgroup, see [`members`](super::members)), and init, in case it is elsewhere.
+/// shares the cgroup, see [`members`](super::members)) or, without a cgroup, in its
+/// namespace, and init, in case it is elsewhere.
 pub fn signal_all(c: &Container, signal: impl Into<Option<Signal>>) -> Result<()> {
     let signal = signal.into();
-    let cgroup = super::cgroup::of(&c.record)?;
-    super::members::signal_members(c, &cgroup.pids()?, signal)?;
+    super::members::signal_members(c, &super::cgroup::pids(c)?, signal)?;
     signal_init(c, signal)
 }

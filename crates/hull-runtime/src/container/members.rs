@@ -125,6 +125,23 @@ pub fn signal_members(c: &Container, pids: &[i32], signal: Option<Signal>) -> Re
     Ok(())
 }
 
+/// The processes of `c` told by its namespace alone, for a container without a cgroup
+/// (rootless, none delegated): every process of the host in its recorded namespace (none
+/// once they are gone, or when they cannot be told apart).
+pub fn by_namespace(c: &Container) -> Result<Vec<i32>> {
+    let Members::In(ns) = members(c)? else {
+        return Ok(Vec::new());
+    };
+    let procs = std::fs::read_dir("/proc").ctx(|| "read /proc")?;
+    let mut pids: Vec<i32> = procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| ns.holds(pid) == Some(true))
+        .collect();
+    pids.sort_unstable();
+    Ok(pids)
+}
+
 /// How long processes that cannot be told apart get to go (a half-made container's init
 /// dying with its `create`) before they count as others'.
 const UNKNOWN_GRACE: Duration = Duration::from_secs(1);

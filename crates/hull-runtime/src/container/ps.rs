@@ -7,10 +7,11 @@ use std::process::Command;
 use super::state::Container;
 use crate::error::{Context, Error, Result};
 
-/// Every pid in container `id`'s cgroup (host pid namespace).
+/// Every pid in container `id`'s cgroup (host pid namespace), or, without a cgroup, in its
+/// namespace.
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     let c = Container::load(root, id)?;
-    Ok(super::cgroup::of(&c.record)?.pids()?)
+    super::cgroup::pids(&c)
 }
 
 /// Runs `ps <args>` (`-ef` when empty) and returns its header line and the lines whose PID
