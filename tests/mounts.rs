@@ -376,3 +376,53 @@ fn masked_and_readonly_paths() {
         assert!(has_opt(&opts, "ro"), "{r} is read-only: {opts}");
     }
 }
+
+/// `ro` on the `/dev` tmpfs: the devices, `/dev/pts` and the symlinks are made first, then it
+/// is read-only (runc alike).
+#[test]
+fn read_only_dev_tmpfs() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/dev" {
+            m["options"].as_array_mut().unwrap().push(json!("ro"));
+        }
+    }
+    b.sh(
+        "echo x > /dev/null && echo null=ok; [ -c /dev/zero ] && echo zero=ok; \
+          readlink /dev/ptmx; touch /dev/new 2>/dev/null || echo dev=readonly; \
+          cat /proc/self/mountinfo",
+    );
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    for want in ["null=ok", "zero=ok", "pts/ptmx", "dev=readonly"] {
+        assert!(
+            out.stdout.lines().any(|l| l == want),
+            "missing {want:?}: {out}"
+        );
+    }
+    let (opts, _, _) = mount_line(&out.stdout, "/dev").unwrap();
+    assert!(has_opt(&opts, "ro"), "{opts}");
+    assert!(mount_line(&out.stdout, "/dev/pts").is_some(), "{out}");
+}
+
+/// A mount target that is a dangling symlink in the rootfs (relative or absolute): what it
+/// points to is created, inside the rootfs, and mounted on.
+#[test]
+fn dangling_symlink_target_is_created_inside() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    std::os::unix::fs::symlink("../srv/data", b.host_path("/etc/rel")).unwrap();
+    let name = format!("hull-dangling-{}", unique());
+    std::os::unix::fs::symlink(format!("/{name}/abs"), b.host_path("/etc/abs")).unwrap();
+    b.add_mount(json!({"destination": "/etc/rel", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}))
+        .add_mount(json!({"destination": "/etc/abs", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}))
+        .sh("cat /proc/self/mountinfo");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(!Path::new("/").join(&name).exists(), "created on the host");
+    assert!(b.host_path("/srv/data").is_dir() && b.host_path(&format!("/{name}/abs")).is_dir());
+    for dest in ["/srv/data".to_string(), format!("/{name}/abs")] {
+        let (_, fstype, _) =
+            mount_line(&out.stdout, &dest).unwrap_or_else(|| panic!("no {dest}: {out}"));
+        assert_eq!(fstype, "tmpfs");
+    }
+}

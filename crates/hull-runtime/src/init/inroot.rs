@@ -58,6 +58,16 @@ pub fn lookup(root: &OwnedFd, path: &Path) -> nix::Result<OwnedFd> {
 /// Open `path` (a container path) inside `root`, creating what is missing as `create` says.
 /// The result is an `O_PATH` fd of an object inside the rootfs.
 pub fn open(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd> {
+    open_following(root, path, create, 0)
+}
+
+/// How many dangling symlinks [`open`] follows before giving up (the kernel's own limit).
+const MAX_LINKS: u32 = 40;
+
+fn open_following(root: &OwnedFd, path: &Path, create: Create, links: u32) -> Result<OwnedFd> {
+    if links > MAX_LINKS {
+        return Err(Errno::ELOOP).ctx(|| format!("resolve {} in the rootfs", path.display()));
+    }
     let parts = parts(path);
     let full: PathBuf = parts.iter().collect();
     let full = if full.as_os_str().is_empty() {
@@ -77,6 +87,13 @@ pub fn open(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd> {
         parent = match openat2(root.as_fd(), &prefix, how()) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => {
+                // a dangling symlink: create what it points to, inside the rootfs (runc alike)
+                if let Ok(target) = nix::fcntl::readlinkat(parent.as_fd(), part.as_path()) {
+                    let mut next: PathBuf = parts[..i].iter().collect();
+                    next.push(target);
+                    next.extend(&parts[i + 1..]);
+                    return open_following(root, &next, create, links + 1);
+                }
                 make(&parent, part, if last { create } else { Create::Dir })
                     .ctx(|| format!("create {} in the rootfs", prefix.display()))?;
                 openat2(root.as_fd(), &prefix, how())
@@ -155,6 +172,21 @@ mod tests {
         open(&root, Path::new("/a/b/c"), Create::File).unwrap();
         assert!(dir.join("a/b/c").is_file());
         assert!(open(&root, Path::new("/missing"), Create::Nothing).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn dangling_symlinks_are_followed_inside() {
+        let (dir, root) = tmp_root();
+        std::fs::create_dir(dir.join("etc")).unwrap();
+        std::os::unix::fs::symlink("../srv/data", dir.join("etc/rel")).unwrap();
+        std::os::unix::fs::symlink("/opt/abs", dir.join("etc/abs")).unwrap();
+        std::os::unix::fs::symlink("loop", dir.join("loop")).unwrap();
+        open(&root, Path::new("/etc/rel/sub"), Create::Dir).unwrap();
+        open(&root, Path::new("/etc/abs"), Create::File).unwrap();
+        assert!(dir.join("srv/data/sub").is_dir());
+        assert!(dir.join("opt/abs").is_file());
+        assert!(open(&root, Path::new("/loop"), Create::Dir).is_err());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

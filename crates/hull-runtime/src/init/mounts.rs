@@ -13,6 +13,21 @@ use super::tmpcopyup;
 use crate::bootstrap::idmap_mount::{self, IdmappedMounts};
 use crate::error::{Context, Error, Result};
 
+/// A `ro` tmpfs on `/dev`, mounted writable so that the device nodes, `/dev/pts` and the
+/// symlinks can be made in it; [`DevReadOnly::finish`] makes it read-only afterwards.
+#[derive(Debug)]
+pub struct DevReadOnly(Option<MountOptions>);
+
+impl DevReadOnly {
+    /// Remount `/dev` read-only, if it was asked.
+    pub fn finish(&self, root: &OwnedFd) -> Result<()> {
+        match &self.0 {
+            Some(opts) => remount_tmpfs_read_only(root, Path::new("/dev"), opts),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Mount every entry of `mounts` under the rootfs opened as `root`.
 pub fn mount_all(
     root: &OwnedFd,
@@ -20,15 +35,23 @@ pub fn mount_all(
     mounts: &[Mount],
     new_cgroupns: bool,
     idmapped: &IdmappedMounts,
-) -> Result<()> {
+) -> Result<DevReadOnly> {
+    let mut dev = DevReadOnly(None);
     for (i, m) in mounts.iter().enumerate() {
         let source = mount_options::parse(m.options().as_deref().unwrap_or_default())
             .is_bind()
             .then(|| crate::spec::query::mount_source(bundle, m));
         super::procfs::check_mount(root, i, m, source.as_deref())?;
-        mount_one(root, bundle, m, new_cgroupns, idmapped.get(i))?;
+        let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+        let dev_ro = m.typ().as_deref() == Some("tmpfs")
+            && m.destination() == Path::new("/dev")
+            && opts.flags.contains(MsFlags::MS_RDONLY);
+        mount_one(root, bundle, m, new_cgroupns, idmapped.get(i), dev_ro)?;
+        if dev_ro {
+            dev = DevReadOnly(Some(opts));
+        }
     }
-    Ok(())
+    Ok(dev)
 }
 
 fn mount_one(
@@ -37,6 +60,7 @@ fn mount_one(
     m: &Mount,
     new_cgroupns: bool,
     idmapped: Option<&OwnedFd>,
+    read_only_later: bool,
 ) -> Result<()> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
     let dest = m.destination();
@@ -74,8 +98,8 @@ fn mount_one(
             Err(e) => return Err(e),
         };
         let mut flags = opts.flags.difference(MsFlags::MS_REMOUNT);
-        if opts.tmpcopyup {
-            // written to first, made read-only after the copy
+        if opts.tmpcopyup || read_only_later {
+            // written to first, made read-only after the copy (or by the caller)
             flags.remove(MsFlags::MS_RDONLY);
         }
         let data = opts.data();
@@ -106,6 +130,9 @@ fn mount_one(
         if let Some(covered) = covered {
             fill_tmpfs(root, dest, &opts, &covered)?;
         }
+        if opts.tmpcopyup && !read_only_later && opts.flags.contains(MsFlags::MS_RDONLY) {
+            remount_tmpfs_read_only(root, dest, &opts)?;
+        }
     }
     if !opts.recursive.is_empty() {
         let mounted = inroot::open(root, dest, Create::Nothing)?;
@@ -127,8 +154,7 @@ fn mount_one(
     set_propagation(root, dest, &opts)
 }
 
-/// A new tmpfs at `dest`: with `tmpcopyup`, copy in the directory it covers (then make it
-/// read-only if asked); without, give its root the mode of that directory unless `mode=` says
+/// A new tmpfs at `dest`: with `tmpcopyup`, copy in the directory it covers; without, give its root the mode of that directory unless `mode=` says
 /// otherwise (runc alike).
 fn fill_tmpfs(root: &OwnedFd, dest: &Path, opts: &MountOptions, covered: &OwnedFd) -> Result<()> {
     let keep_mode = opts.has_data_key("mode");
@@ -140,23 +166,26 @@ fn fill_tmpfs(root: &OwnedFd, dest: &Path, opts: &MountOptions, covered: &OwnedF
     let what = dest.display().to_string();
     if opts.tmpcopyup {
         let keep_owner = opts.has_data_key("uid") || opts.has_data_key("gid");
-        tmpcopyup::copy_up(covered, &top, keep_owner, keep_mode, &what)?;
-        if opts.flags.contains(MsFlags::MS_RDONLY) {
-            let flags =
-                opts.flags.difference(MsFlags::MS_BIND | MsFlags::MS_REC) | MsFlags::MS_REMOUNT;
-            mount(
-                None::<&str>,
-                &inroot::fd_path(&mounted),
-                None::<&str>,
-                flags,
-                opts.data().as_deref(),
-            )
-            .ctx(|| format!("remount the tmpfs {} read-only", dest.display()))?;
-        }
-        Ok(())
+        tmpcopyup::copy_up(covered, &top, keep_owner, keep_mode, &what)
     } else {
         tmpcopyup::copy_mode(covered, &top).ctx(|| format!("chmod the tmpfs {}", dest.display()))
     }
+}
+
+/// Remount the tmpfs at `dest` with its options, read-only.
+fn remount_tmpfs_read_only(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
+    let mounted = inroot::open(root, dest, Create::Nothing)?;
+    let flags = opts.flags.difference(MsFlags::MS_BIND | MsFlags::MS_REC)
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY;
+    mount(
+        None::<&str>,
+        &inroot::fd_path(&mounted),
+        None::<&str>,
+        flags,
+        opts.data().as_deref(),
+    )
+    .ctx(|| format!("remount the tmpfs {} read-only", dest.display()))
 }
 
 /// Bind-mount a host path, then remount with the requested flags if any.

@@ -36,7 +36,7 @@ pub fn prepare(
         Mode::empty(),
     )
     .ctx(|| format!("open the rootfs {}", rootfs.display()))?;
-    mounts::mount_all(
+    let dev = mounts::mount_all(
         &root,
         bundle,
         spec.mounts().as_deref().unwrap_or_default(),
@@ -50,5 +50,6 @@ pub fn prepare(
     for d in spec_devices.into_iter().flatten() {
         devices::create(&root, &devices::from_spec(d))?;
     }
-    devices::create_symlinks(&root)
+    devices::create_symlinks(&root)?;
+    dev.finish(&root)
 }
