@@ -8,8 +8,8 @@ use std::os::fd::{OwnedFd, RawFd};
 use oci_spec::runtime::{Process, Spec};
 
 use super::{
-    at, become_process_with, console, console_size, exec, personality, session, set_final_affinity,
-    set_initial_affinity, wait_proceed,
+    at, become_process_with, console, console_size, exec, mempolicy, personality, session,
+    set_final_affinity, set_initial_affinity, wait_proceed,
 };
 use crate::bootstrap::channel::{Channel, Msg};
 use crate::bootstrap::parent_death;
@@ -49,6 +49,7 @@ pub fn run(
         if let Some(p) = personality {
             personality::apply(p).map_err(at("personality"))?;
         }
+        mempolicy::apply(container).map_err(at("memoryPolicy"))?;
         let prepared = become_process_with(process, seccomp).map_err(at("process"))?;
         set_final_affinity(process).map_err(at("execCPUAffinity"))?;
         exec::close_inherited_fds(preserve_fds).map_err(at("close fds"))?;

@@ -9,6 +9,7 @@ mod exec;
 mod hostname;
 pub mod inroot;
 mod keyring;
+pub(crate) mod mempolicy;
 pub(crate) mod mount_options;
 mod mounts;
 mod network;
@@ -153,6 +154,7 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         personality::apply(p).map_err(at("personality"))?;
     }
+    mempolicy::apply(spec).map_err(at("memoryPolicy"))?;
     if let Some(linux) = spec.linux() {
         paths::make_readonly(linux.readonly_paths().as_deref().unwrap_or_default())
             .map_err(at("readonlyPaths"))?;

@@ -142,6 +142,7 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         }
     }
     crate::security::validate(spec).map_err(|(field, reason)| invalid(field, reason))?;
+    crate::init::mempolicy::check(spec).map_err(|(field, reason)| invalid(field, reason))?;
     crate::bootstrap::idmap::validate(spec).map_err(|(field, reason)| invalid(field, reason))?;
     crate::bootstrap::idmap_mount::validate(spec)
         .map_err(|(field, reason)| invalid(field, reason))?;
