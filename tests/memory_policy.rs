@@ -13,7 +13,10 @@ fn the_policy_is_set_for_init_and_exec() {
     let h = Hull::new();
     for (policy, shown) in [
         (json!({"mode": "MPOL_BIND", "nodes": "0"}), "bind:0"),
-        (json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"}), "interleave:0"),
+        (
+            json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"}),
+            "interleave:0",
+        ),
         (
             json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}),
             "bind=static:0",
@@ -42,14 +45,23 @@ fn a_policy_the_kernel_refuses_is_an_error_naming_the_field() {
     let h = Hull::new();
     for (policy, needle) in [
         (json!({"mode": "MPOL_BIND"}), "linux.memoryPolicy.nodes"),
-        (json!({"mode": "MPOL_DEFAULT", "nodes": "0"}), "linux.memoryPolicy.nodes"),
-        (json!({"mode": "MPOL_BIND", "nodes": "0-x"}), "linux.memoryPolicy.nodes"),
+        (
+            json!({"mode": "MPOL_DEFAULT", "nodes": "0"}),
+            "linux.memoryPolicy.nodes",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0-x"}),
+            "linux.memoryPolicy.nodes",
+        ),
         (
             json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"]}),
             "linux.memoryPolicy.flags",
         ),
         // node 7 does not exist here: the kernel says EINVAL
-        (json!({"mode": "MPOL_BIND", "nodes": "7"}), "linux.memoryPolicy"),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "7"}),
+            "linux.memoryPolicy",
+        ),
         (json!({"mode": "MPOL_NOSUCH", "nodes": "0"}), "memoryPolicy"),
     ] {
         let mut b = h.bundle();
@@ -65,10 +77,18 @@ fn a_policy_the_kernel_refuses_is_an_error_naming_the_field() {
 #[test]
 fn features_advertise_the_modes_and_flags() {
     let h = Hull::new();
-    let doc: serde_json::Value =
-        serde_json::from_str(&h.run(&["features"]).ok().stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&h.run(&["features"]).ok().stdout).unwrap();
     let modes = &doc["linux"]["memoryPolicy"]["modes"];
-    assert!(modes.as_array().unwrap().contains(&json!("MPOL_BIND")), "{doc}");
+    assert!(
+        modes.as_array().unwrap().contains(&json!("MPOL_BIND")),
+        "{doc}"
+    );
     let flags = &doc["linux"]["memoryPolicy"]["flags"];
-    assert!(flags.as_array().unwrap().contains(&json!("MPOL_F_STATIC_NODES")), "{doc}");
+    assert!(
+        flags
+            .as_array()
+            .unwrap()
+            .contains(&json!("MPOL_F_STATIC_NODES")),
+        "{doc}"
+    );
 }

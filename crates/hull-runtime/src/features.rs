@@ -205,6 +205,7 @@ pub fn document(criu: Option<&std::path::Path>) -> Value {
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": true}},
+            "netDevices": {"enabled": true},
             "memoryPolicy": {
                 "modes": ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE",
                     "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"],

@@ -183,6 +183,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
         cgroup.set(&resources)?;
     }
     fault::point("create::in-cgroup");
+    super::net_devices::move_in(pid, &bundle.spec)?;
     drive_init(&parent, &record)?;
     fault::point("create::ready");
     record.creating = false;

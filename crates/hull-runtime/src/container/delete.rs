@@ -84,8 +84,10 @@ fn delete_locked(c: &Container, force: bool) -> Result<()> {
     destroy(c)
 }
 
-/// SIGKILL every process of the container and wait for init to be gone.
+/// SIGKILL every process of the container and wait for init to be gone; its network devices
+/// go back to the host first, while its network namespace is still there.
 fn stop(c: &Container) -> Result<()> {
+    super::net_devices::move_out(&c.record);
     let pidfd = PidFd::open(c.record.pid, c.record.pid_start)?;
     super::kill::signal_all(c, Signal::SIGKILL)?;
     if let Some(pidfd) = pidfd {

@@ -13,6 +13,7 @@ pub mod intel_rdt;
 pub mod kill;
 pub mod list;
 pub mod members;
+pub mod net_devices;
 pub mod netstats;
 pub mod pause;
 pub mod ps;

@@ -112,7 +112,7 @@ pub fn apply(spec: &Spec) -> Result<()> {
         .iter()
         .flatten()
         .fold(0, |f, x| f | flag_number(*x));
-    let mut mask = vec![0u64; MAX_NODE / 64 + 1];
+    let mut mask = [0u64; MAX_NODE / 64 + 1];
     for n in &nodes {
         mask[n / 64] |= 1 << (n % 64);
     }

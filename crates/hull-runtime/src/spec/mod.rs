@@ -7,6 +7,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 pub use crate::error::SpecError;
 
+pub mod net_devices;
 pub mod query;
 
 /// A validated bundle: the spec plus the absolute paths derived from it.
@@ -143,6 +144,7 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
     }
     crate::security::validate(spec).map_err(|(field, reason)| invalid(field, reason))?;
     crate::init::mempolicy::check(spec).map_err(|(field, reason)| invalid(field, reason))?;
+    net_devices::check(spec).map_err(|(field, reason)| invalid(field, reason))?;
     crate::bootstrap::idmap::validate(spec).map_err(|(field, reason)| invalid(field, reason))?;
     crate::bootstrap::idmap_mount::validate(spec)
         .map_err(|(field, reason)| invalid(field, reason))?;
