@@ -71,7 +71,17 @@ fn stats_has_cpuset_intel_rdt_and_network_interfaces() {
         )
         .output()
         .expect("run nsenter");
-    assert!(setup.status.success(), "{setup:?}");
+    // a kernel without veth (the v2 guest's, no modules to load): the container has only
+    // lo then, which is left out, so network_interfaces is null
+    let stderr = String::from_utf8_lossy(&setup.stderr);
+    let veth = setup.status.success();
+    assert!(
+        veth || stderr.contains("No such device") || stderr.contains("Unknown device type"),
+        "{setup:?}"
+    );
+    if !veth {
+        eprintln!("no veth in this kernel: only a null network_interfaces is checked");
+    }
     let out = h.run(&["events", "--stats", &id]).ok();
     let ev: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON event");
     let data = &ev["data"];
@@ -113,7 +123,9 @@ fn stats_has_cpuset_intel_rdt_and_network_interfaces() {
         );
     }
     assert!(data["intel_rdt"].is_object(), "{ev}");
-    if hull_integration::is_hull() {
+    if hull_integration::is_hull() && !veth {
+        assert!(data["network_interfaces"].is_null(), "lo only: {ev}");
+    } else if hull_integration::is_hull() {
         let ifaces = data["network_interfaces"]
             .as_array()
             .cloned()
