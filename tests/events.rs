@@ -62,13 +62,18 @@ fn stats_has_cpuset_intel_rdt_and_network_interfaces() {
     h.create_start(&id, &b);
     // a veth pair inside the container's network namespace (gone with it), and traffic on it
     let net = format!("--net=/proc/{}/ns/net", h.pid(&id));
+    // iproute2's ip by path: busybox's (first in some PATHs) ignores `peer name`
+    let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("iproute2's ip");
     let setup = std::process::Command::new("nsenter")
         .args([net.as_str(), "sh", "-c"])
-        .arg(
-            "ip link add hitv0 type veth peer name hitv1 && ip link set hitv0 up && \
-             ip link set hitv1 up && ip addr add 10.99.0.1/24 dev hitv0 && \
-             { /bin/busybox ping -c 1 -W 1 10.99.0.2 >/dev/null 2>&1; true; }",
-        )
+        .arg(format!(
+            "{ip} link add hitv0 type veth peer name hitv1 && {ip} link set hitv0 up && \
+             {ip} link set hitv1 up && {ip} addr add 10.99.0.1/24 dev hitv0 && \
+             {{ /bin/busybox ping -c 1 -W 1 10.99.0.2 >/dev/null 2>&1; true; }}"
+        ))
         .output()
         .expect("run nsenter");
     // a kernel without veth (the v2 guest's, no modules to load): the container has only
