@@ -439,3 +439,54 @@ fn docker_info_and_version_show_hulls_version() {
     let log = d.daemon.log_text();
     assert!(!log.contains("failed to parse"), "dockerd warned:\n{log}");
 }
+
+/// `--mount type=bind,...,bind-propagation=rshared` of a shared host directory: a mount the
+/// container makes under it appears on the host; `--read-only` with `--tmpfs` works too.
+#[test]
+fn docker_rshared_bind_and_tmpfs() {
+    let Some(d) = Docker::start("docker/docker_rshared_bind_and_tmpfs") else {
+        return;
+    };
+    let host = d.tmp.join("shared");
+    let _shared = hull_integration::mountinfo::HostMount::shared_bind(&host);
+    let inner = host.join("inner");
+    std::fs::create_dir_all(&inner).unwrap();
+    let _inner = hull_integration::mountinfo::HostMount(inner.clone());
+    let mount = format!(
+        "type=bind,source={},destination=/shared,bind-propagation=rshared",
+        host.display()
+    );
+    let out = d
+        .d(&[
+            "run",
+            "--rm",
+            "--runtime",
+            "hull",
+            "--network",
+            "none",
+            "--cap-add",
+            "SYS_ADMIN",
+            "--security-opt",
+            "apparmor=unconfined",
+            "--read-only",
+            "--tmpfs",
+            "/scratch:size=1m",
+            "--mount",
+            &mount,
+            IMPORTED,
+            "sh",
+            "-c",
+            "mount -t tmpfs tmpfs /shared/inner && echo made > /shared/inner/inside; \
+             touch /scratch/x && echo scratch=writable",
+        ])
+        .ok();
+    assert!(out.stdout.contains("scratch=writable"), "{out}");
+    assert!(
+        hull_integration::mountinfo::host_has_mount(&inner),
+        "the container's mount did not reach the host:\n{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(inner.join("inside")).unwrap_or_default(),
+        "made\n"
+    );
+}
