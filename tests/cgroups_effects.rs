@@ -124,3 +124,20 @@ pub fn a_frozen_cgroup_is_refused() {
     );
     hull_integration::leaks::assert_nothing_left(&h, &id, &b.dir);
 }
+
+/// Device access letters as runc reads them: `rwa` is `rw` (the unknown letter ignored), so
+/// the container can write /dev/null under a deny-all list.
+pub fn access_letters_are_read_as_runc_reads_them() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    with_resources(
+        &mut b,
+        json!({"devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwa"}
+        ]}),
+    );
+    b.sh("echo x > /dev/null && echo wrote");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert_eq!(out.stdout.trim(), "wrote", "{out}");
+}

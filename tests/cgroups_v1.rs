@@ -148,3 +148,11 @@ fn unified_on_v1_is_an_invalid_configuration() {
     out.assert_error(&["invalid configuration", "unified"]);
     hull_integration::leaks::assert_nothing_left(&h, &id, &b.dir);
 }
+
+#[test]
+fn access_letters_are_read_as_runc_reads_them() {
+    if no_v1() {
+        return;
+    }
+    effects::access_letters_are_read_as_runc_reads_them();
+}

@@ -237,7 +237,7 @@ fn bad_values_are_refused_at_create_naming_the_field() {
         &["devices"],
     );
     refused(
-        json!({"devices": [{"allow": true, "type": "c", "access": "rwx"}]}),
+        json!({"devices": [{"allow": true, "type": "c", "access": "xyz"}]}),
         &["devices[0].access"],
     );
 }
@@ -248,4 +248,12 @@ fn a_frozen_cgroup_is_refused() {
         return;
     }
     effects::a_frozen_cgroup_is_refused();
+}
+
+#[test]
+fn access_letters_are_read_as_runc_reads_them() {
+    if no_v2() {
+        return;
+    }
+    effects::access_letters_are_read_as_runc_reads_them();
 }

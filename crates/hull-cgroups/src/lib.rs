@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 mod detect;
+mod device_access;
 mod error;
 mod fs;
 mod oom;

@@ -20,7 +20,8 @@ pub(crate) fn rules(list: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>> {
 }
 
 /// `"<type> <major>:<minor> <access>"`; missing numbers (or -1) are `*`, missing access is
-/// `rwm`, type `u` (unbuffered char) is `c`.
+/// `rwm` (letters other than r, w, m are ignored, as by runc), type `u` (unbuffered char)
+/// is `c`.
 fn rule(i: usize, d: &LinuxDeviceCgroup) -> Result<Rule> {
     let field = |name: &str| format!("linux.resources.devices[{i}].{name}");
     let typ = match d.typ().unwrap_or(LinuxDeviceType::A) {
@@ -36,17 +37,7 @@ fn rule(i: usize, d: &LinuxDeviceCgroup) -> Result<Rule> {
     };
     let major = number(d.major(), &field("major"))?;
     let minor = number(d.minor(), &field("minor"))?;
-    let access = d
-        .access()
-        .as_deref()
-        .filter(|a| !a.is_empty())
-        .unwrap_or("rwm");
-    if !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
-        return Err(CgroupError::invalid(
-            &field("access"),
-            format!("{access:?} is not a combination of r, w, m"),
-        ));
-    }
+    let access = crate::device_access::read(d.access().as_deref(), &field("access"))?;
     let file = if d.allow() {
         "devices.allow"
     } else {
@@ -115,7 +106,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_rules_with_the_field() {
-        let err = rules(&[dev(true, LinuxDeviceType::C, 1, 3, "rx")]).unwrap_err();
+        let err = rules(&[dev(true, LinuxDeviceType::C, 1, 3, "x")]).unwrap_err();
         assert!(err.to_string().contains("devices[0].access"), "{err}");
         assert!(rules(&[dev(true, LinuxDeviceType::P, 1, 3, "r")]).is_err());
         assert!(rules(&[dev(true, LinuxDeviceType::C, -4, 3, "r")]).is_err());

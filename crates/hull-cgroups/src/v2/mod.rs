@@ -284,7 +284,7 @@ mod tests {
         let bad = oci_spec::runtime::LinuxDeviceCgroupBuilder::default()
             .allow(true)
             .typ(oci_spec::runtime::LinuxDeviceType::C)
-            .access("rwx")
+            .access("x")
             .build()
             .unwrap();
         let res = LinuxResourcesBuilder::default()

@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn compile_checks_and_marks_skippable_lists() {
-        assert!(compile(&[dev(true, "c", 1, 3, "rwx")]).is_err());
+        assert!(compile(&[dev(true, "c", 1, 3, "x")]).is_err());
         let c = compile(&[dev(true, "a", -1, -1, ""), dev(true, "c", 1, 3, "mrw")]).unwrap();
         assert!(c.skippable);
         assert_eq!(c.code.len(), 16);
