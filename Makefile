@@ -28,6 +28,11 @@ test:
 test-v2:
 	sh tests/vm/run-v2.sh
 
+# The --systemd-cgroup tests against systemd 252 as PID 1, in a QEMU guest (tests/vm/run-systemd.sh).
+.PHONY: test-systemd
+test-systemd:
+	sh tests/vm/run-systemd.sh
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings

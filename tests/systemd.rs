@@ -97,8 +97,9 @@ fn a_scope_with_delegate_and_the_limits_as_properties() {
         "pids": {"limit": 42},
         "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"},
         "blockIO": {"weight": 300},
+        "devices": [{"allow": false, "access": "rwm"}],
         // no unit property for memory.high: written to the file
-        "unified": {"memory.high": "60000000"}
+        "unified": {"memory.high": "61440000"}
     });
     create_start(&h, &id, &b);
     let unit = format!("hull-{id}.scope");
@@ -121,7 +122,7 @@ fn a_scope_with_delegate_and_the_limits_as_properties() {
     assert!(show(&unit, "DeviceAllow").contains("/dev/char/1:3 rwm"));
     assert_eq!(read(&dir, "memory.max"), "67108864");
     assert_eq!(read(&dir, "memory.low"), "33554432");
-    assert_eq!(read(&dir, "memory.high"), "60000000");
+    assert_eq!(read(&dir, "memory.high"), "61440000");
     assert_eq!(read(&dir, "pids.max"), "42");
     assert_eq!(read(&dir, "cpu.weight"), "20");
     assert_eq!(read(&dir, "cpu.max"), "50000 100000");

@@ -67,17 +67,18 @@ module_path() {
     grep -oE "^[^:]*/$1\.ko(\.xz|\.zst|\.gz)?:" "$MODDIR/modules.dep" | head -n 1 | tr -d :
 }
 
-# Builds $VM/initrd-$KVER.cpio.gz; sets INITRD.
+# Builds $VM/$VM_INITRD-$KVER.cpio.gz with $VM_INIT as /init (defaults: initrd,
+# tests/vm/init) and the modules for virtio 9p plus $VM_MODULES; sets INITRD.
 vm_initrd() {
     MODDIR=/lib/modules/$KVER
-    INITRD=$VM/initrd-$KVER.cpio.gz
-    TREE=$VM/initrd
+    INITRD=$VM/${VM_INITRD:-initrd}-$KVER.cpio.gz
+    TREE=$VM/${VM_INITRD:-initrd}
     rm -rf "$TREE"
     mkdir -p "$TREE/bin" "$TREE/modules"
     cp /bin/busybox "$TREE/bin/busybox"
-    cp "$ROOT/tests/vm/init" "$TREE/init"
+    cp "${VM_INIT:-$ROOT/tests/vm/init}" "$TREE/init"
     chmod 755 "$TREE/init" "$TREE/bin/busybox"
-    for m in virtio_pci 9pnet_virtio 9p; do
+    for m in virtio_pci 9pnet_virtio 9p ${VM_MODULES:-}; do
         path=$(module_path "$m")
         if [ -z "$path" ]; then
             grep -q "/$m\.ko" "$MODDIR/modules.builtin" || die "no module $m for $KVER"
@@ -100,15 +101,15 @@ vm_initrd() {
 
 # --- boot -----------------------------------------------------------------------------------
 
-# vm_boot RESULTS CONSOLE_LOG [KERNEL_ARGS...]: boots the guest with tests/vm/guest.sh as PID 1,
-# RESULTS as its writable share and KERNEL_ARGS (e.g. hullvm_mode=bench) appended to the
+# vm_boot RESULTS CONSOLE_LOG [KERNEL_ARGS...]: boots the guest with $VM_SCRIPT (default
+# tests/vm/guest.sh) as `hullvm_script=` (the initrd's /init runs it), RESULTS as its writable share and KERNEL_ARGS (e.g. hullvm_mode=bench) appended to the
 # kernel command line; shows the console and keeps it in CONSOLE_LOG. Sets VM_SECS (the time
 # the VM ran). Success or not is for the caller to read in RESULTS.
 vm_boot() {
     results=$1 console=$2
     shift 2
     APPEND="console=ttyS0 cgroup_no_v1=all quiet loglevel=3 panic=-1 mitigations=off"
-    APPEND="$APPEND hullvm_script=$ROOT/tests/vm/guest.sh hullvm_results=$results${*:+ $*}"
+    APPEND="$APPEND hullvm_script=${VM_SCRIPT:-$ROOT/tests/vm/guest.sh} hullvm_results=$results${*:+ $*}"
     say "booting Linux $KVER (TCG, ${HULL_VM_CPUS:-2} CPUs, timeout ${TIMEOUT}s) with: $APPEND"
     t1=$(date +%s)
     set +e

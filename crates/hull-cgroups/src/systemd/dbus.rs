@@ -213,6 +213,7 @@ fn to_dbus(props: &[Property]) -> Props {
         .map(|p| {
             let v: Box<dyn RefArg> = match &p.value {
                 Value::Str(s) => Box::new(s.clone()),
+                Value::Strs(v) => Box::new(v.clone()),
                 Value::Bool(b) => Box::new(*b),
                 Value::U64(n) => Box::new(*n),
                 Value::U32s(v) => Box::new(v.clone()),

@@ -112,7 +112,7 @@ impl SystemdManager {
             },
         ];
         if self.is_slice() {
-            props.push(prop("Wants", Value::Str(slice.to_string())));
+            props.push(prop("Wants", Value::Strs(vec![slice.to_string()])));
         } else {
             props.push(prop("Slice", Value::Str(slice.to_string())));
             props.push(prop("Delegate", Value::Bool(true)));

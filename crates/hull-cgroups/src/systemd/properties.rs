@@ -21,6 +21,8 @@ const DEFAULT_PERIOD: u64 = 100_000;
 pub(crate) enum Value {
     /// `s`
     Str(String),
+    /// `as` (Wants)
+    Strs(Vec<String>),
     /// `b`
     Bool(bool),
     /// `t`
