@@ -70,21 +70,29 @@ fn criu_works(test: &str) -> bool {
 }
 
 /// A container that counts in memory and writes the count to `<dir>/count` every 0.1 s,
-/// with a background `sleep` whose pid (inside) it writes to `/bg`.
+/// with a background `sleep` whose pid (inside) it writes to `/bg`. Its loop forks nothing
+/// (a builtin `read -t` on a fifo is its clock): a pre-dump's process tree stays the dump's.
 fn counter(b: &mut Bundle, dir: &str) {
     b.root_readonly(false);
     b.sh(&format!(
-        "exec </dev/null >/dev/null 2>&1; sleep 1000 & echo $! > /bg; i=0; \
-         while :; do i=$((i+1)); echo $i > {dir}/count.tmp; mv {dir}/count.tmp {dir}/count; \
-         sleep 0.1; done"
+        "exec </dev/null >/dev/null 2>&1; sleep 1000 & echo $! > /bg; \
+         rm -f /tick; mkfifo /tick; exec 3<>/tick; i=0; \
+         while :; do i=$((i+1)); echo $i > {dir}/count; read -t 0.1 x <&3; done"
     ));
 }
 
+/// The count at `path` (0 if there is none yet; a read between truncate and write retried).
 fn count_in(path: &Path) -> u64 {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
+    for _ in 0..20 {
+        if let Some(n) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    0
 }
 
 /// Waits until the count at `path` passes `above`, and returns it.
@@ -102,7 +110,61 @@ fn run_detached(h: &Hull, id: &str, b: &Bundle) {
         .ok();
 }
 
+/// `hull checkpoint --image-path images <extra> id`, asserted to succeed; CRIU's log (kept
+/// in a work dir of its own) is shown when it does not.
+#[track_caller]
+fn checkpoint(h: &Hull, id: &str, images: &Path, extra: &[&str]) {
+    let work = h.temp_dir();
+    let mut args = vec![
+        "checkpoint",
+        "--image-path",
+        images.to_str().unwrap(),
+        "--work-path",
+        work.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args.push(id);
+    let out = h.run(&args);
+    if !out.success() {
+        show_logs(&work);
+    }
+    out.ok();
+}
+
+/// The tail of every CRIU log in `dir`, on stderr.
+fn show_logs(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            eprintln!(
+                "--- {} (last 40 lines):\n{}",
+                path.display(),
+                tail.join("\n")
+            );
+        }
+    }
+}
+
+/// `hull restore -d` of `b` as `id` from `images`; with `extra` flags. CRIU's log is shown
+/// when it fails.
 fn restore(h: &Hull, id: &str, b: &Bundle, images: &Path, extra: &[&str]) -> hull_integration::Out {
+    let out = restore_in(h, id, b, images, extra);
+    if !out.success() {
+        show_logs(images);
+    }
+    out
+}
+
+fn restore_in(
+    h: &Hull,
+    id: &str,
+    b: &Bundle,
+    images: &Path,
+    extra: &[&str],
+) -> hull_integration::Out {
     b.save();
     let mut args = vec![
         "restore",
@@ -117,11 +179,24 @@ fn restore(h: &Hull, id: &str, b: &Bundle, images: &Path, extra: &[&str]) -> hul
     h.run(&args)
 }
 
-/// A copy of `b` (its config and a fresh busybox rootfs, as `hull checkpoint` saw it).
+/// A copy of `b`: its config, a fresh busybox rootfs, and the files a [`counter`] holds
+/// open (CRIU reopens them by path).
 fn copy_bundle(h: &Hull, b: &Bundle) -> Bundle {
     let mut other = h.bundle();
     other.config = b.config.clone();
     other.save();
+    for f in ["/bg", "/count"] {
+        if b.host_path(f).exists() {
+            std::fs::copy(b.host_path(f), other.host_path(f)).unwrap();
+        }
+    }
+    if b.host_path("/tick").exists() {
+        nix::unistd::mkfifo(
+            &other.host_path("/tick"),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+    }
     other
 }
 
@@ -282,7 +357,7 @@ fn restore_from_a_missing_image_dir_leaves_nothing() {
     let b = h.bundle();
     let id = h.new_id();
     let images = h.temp_dir().join("no-such-images");
-    let out = restore(&h, &id, &b, &images, &[]);
+    let out = restore_in(&h, &id, &b, &images, &[]);
     out.assert_error(&["image directory", "no-such-images", "does not exist"]);
     assert_nothing_left(&h, &id, &b.dir);
 }
@@ -293,7 +368,7 @@ fn restore_from_a_dir_without_a_checkpoint_leaves_nothing() {
     let b = h.bundle();
     let id = h.new_id();
     let images = h.temp_dir();
-    let out = restore(&h, &id, &b, &images, &[]);
+    let out = restore_in(&h, &id, &b, &images, &[]);
     out.assert_error(&["image directory", "no checkpoint", "inventory.img"]);
     assert_nothing_left(&h, &id, &b.dir);
 }
@@ -304,7 +379,7 @@ fn restore_from_another_containers_checkpoint_leaves_nothing() {
     let b = h.bundle();
     let id = h.new_id();
     let images = fake_images(&h, &["/data"]);
-    let out = restore(&h, &id, &b, &images, &[]);
+    let out = restore_in(&h, &id, &b, &images, &[]);
     out.assert_error(&["another", "/data", "bind mount", "hit-elsewhere"]);
     assert_nothing_left(&h, &id, &b.dir);
 }
@@ -343,7 +418,7 @@ fn restore_that_criu_fails_leaves_nothing() {
     let b = h.bundle();
     let id = h.new_id();
     let images = fake_images(&h, &[]);
-    let out = restore(&h, &id, &b, &images, &[]);
+    let out = restore_in(&h, &id, &b, &images, &[]);
     out.assert_error(&["criu"]);
     assert_nothing_left(&h, &id, &b.dir);
 }
@@ -384,8 +459,7 @@ fn checkpoint_and_restore_keep_a_counter_and_the_pids_inside() {
     count_passes(&count, 3);
     let bg = b.read("/bg").trim().to_string();
     let images = h.temp_dir().join("images");
-    h.run(&["checkpoint", "--image-path", images.to_str().unwrap(), &id])
-        .ok();
+    checkpoint(&h, &id, &images, &[]);
     // the container is gone, as with runc
     assert!(h.status(&id).is_none(), "checkpoint removes the container");
     let at_dump = count_in(&count);
@@ -444,21 +518,12 @@ fn checkpoint_leave_running_and_restore_into_a_new_id() {
     let pid = h.pid(&id);
     count_passes(&b.host_path("/count"), 3);
     let images = h.temp_dir().join("images");
-    h.run(&[
-        "checkpoint",
-        "--leave-running",
-        "--image-path",
-        images.to_str().unwrap(),
-        &id,
-    ])
-    .ok();
+    checkpoint(&h, &id, &images, &["--leave-running"]);
     assert_still_running(&h, &id, pid);
     let at_dump = count_in(&b.host_path("/count"));
     count_passes(&b.host_path("/count"), at_dump + 2);
     // a second container from the same checkpoint, in its own bundle
     let b2 = copy_bundle(&h, &b);
-    std::fs::copy(b.host_path("/count"), b2.host_path("/count")).unwrap();
-    std::fs::copy(b.host_path("/bg"), b2.host_path("/bg")).unwrap();
     let id2 = h.new_id();
     restore(&h, &id2, &b2, &images, &[]).ok();
     assert_eq!(h.status(&id2).as_deref(), Some("running"));
@@ -488,25 +553,10 @@ fn checkpoint_pre_dump_then_dump_with_parent_path_and_restore() {
     count_passes(&b.host_path("/count"), 3);
     let top = h.temp_dir();
     let pre = top.join("pre");
-    h.run(&[
-        "checkpoint",
-        "--pre-dump",
-        "--image-path",
-        pre.to_str().unwrap(),
-        &id,
-    ])
-    .ok();
+    checkpoint(&h, &id, &pre, &["--pre-dump"]);
     assert_still_running(&h, &id, pid);
     let images = top.join("final");
-    h.run(&[
-        "checkpoint",
-        "--parent-path",
-        "../pre",
-        "--image-path",
-        images.to_str().unwrap(),
-        &id,
-    ])
-    .ok();
+    checkpoint(&h, &id, &images, &["--parent-path", "../pre"]);
     assert!(h.status(&id).is_none());
     assert!(
         images.join("parent").exists(),
@@ -537,8 +587,7 @@ fn checkpoint_and_restore_a_container_with_a_bind_mount() {
     run_detached(&h, &id, &b);
     count_passes(&data.join("count"), 3);
     let images = h.temp_dir().join("images");
-    h.run(&["checkpoint", "--image-path", images.to_str().unwrap(), &id])
-        .ok();
+    checkpoint(&h, &id, &images, &[]);
     let at_dump = count_in(&data.join("count"));
     // restored onto another host directory given by the new bundle
     let data2 = h.temp_dir();
@@ -550,7 +599,6 @@ fn checkpoint_and_restore_a_container_with_a_bind_mount() {
         .iter_mut()
         .filter(|m| m["destination"] == "/data")
         .for_each(|m| m["source"] = json!(data2.to_str().unwrap()));
-    std::fs::copy(b.host_path("/bg"), b2.host_path("/bg")).unwrap();
     restore(&h, &id, &b2, &images, &[]).ok();
     count_passes(&data2.join("count"), at_dump);
     assert_eq!(
@@ -591,14 +639,7 @@ fn checkpoint_tcp_established_with_a_listening_socket_and_restore() {
     };
     assert_eq!(get(&id).trim(), "served");
     let images = h.temp_dir().join("images");
-    h.run(&[
-        "checkpoint",
-        "--tcp-established",
-        "--image-path",
-        images.to_str().unwrap(),
-        &id,
-    ])
-    .ok();
+    checkpoint(&h, &id, &images, &["--tcp-established"]);
     restore(&h, &id, &b, &images, &["--tcp-established"]).ok();
     assert_eq!(
         get(&id).trim(),
@@ -689,8 +730,7 @@ fn checkpoint_and_restore_a_tty_container() {
     let master = receive_master(&first);
     talk(&master, "one\n", "got1:one:/dev/pts/0");
     let images = h.temp_dir().join("images");
-    h.run(&["checkpoint", "--image-path", images.to_str().unwrap(), &id])
-        .ok();
+    checkpoint(&h, &id, &images, &[]);
     drop(master);
     let path2 = sock_dir.join("2.sock");
     let second = UnixListener::bind(&path2).unwrap();

@@ -119,7 +119,12 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
     let criu = Criu::find(opts.criu.criu.as_deref())?;
     let pid = c.record.pid;
     let proc_root = PathBuf::from(format!("/proc/{pid}/root"));
-    let externals = externals::of_spec(&c.record.spec, &c.record.bundle, Some(&proc_root));
+    let externals = externals::of_spec(
+        &c.record.spec,
+        &c.record.bundle,
+        Some(&proc_root),
+        externals::unified_cgroup(&c.record.cgroup_paths),
+    );
     let info = ImageInfo {
         id: id.into(),
         externals: externals.clone(),
@@ -203,6 +208,11 @@ fn dump_opts(
     o.ext_mnt = externals::dump_map(externals);
     if let Some(ino) = info.external_netns {
         o.external.push(format!("net[{ino}]:{NETNS_KEY}"));
+    }
+    if let Some(tty) = terminal_of(c.record.pid) {
+        // the pty's master is outside (the console socket's receiver): CRIU dumps the
+        // slave as an external tty and restore makes a new pty (orphan_pts_master)
+        o.external.push(tty);
     }
     if let Some(dir) = freezer(&c.record.cgroup_paths) {
         o.set_freeze_cgroup(dir.to_string_lossy().into_owned());
@@ -385,7 +395,17 @@ fn check_parent(image: &Path, parent: &Path) -> Result<()> {
         )));
     }
     let image = absolute_path(image)?;
-    let dir = image.join(parent);
+    // lexically: the image directory may not exist yet
+    let mut dir = image.clone();
+    for part in parent.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                dir.pop();
+            }
+            std::path::Component::Normal(p) => dir.push(p),
+            _ => {}
+        }
+    }
     if !dir.is_dir() {
         return Err(Error::Msg(format!(
             "--parent-path {}: {} is not a directory (the images of a --pre-dump)",
@@ -394,6 +414,20 @@ fn check_parent(image: &Path, parent: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// CRIU's name for the terminal on init's stdio (`tty[<rdev>:<dev>]`, hex), if there is one.
+fn terminal_of(pid: i32) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    (0..3).find_map(|fd| {
+        let path = format!("/proc/{pid}/fd/{fd}");
+        let target = std::fs::read_link(&path).ok()?;
+        if !target.to_string_lossy().contains("/pts/") {
+            return None;
+        }
+        let m = std::fs::metadata(&path).ok()?;
+        Some(format!("tty[{:x}:{:x}]", m.rdev(), m.dev()))
+    })
 }
 
 /// What fd `fd` of `pid` is (`pipe:[123]`, `/dev/null`, …), "" if it is closed.

@@ -59,14 +59,8 @@ pub fn restore(opts: &RestoreOptions) -> Result<i32> {
     let terminal = super::create::wants_terminal(&bundle);
     let empty_ns = empty_ns_flags(&opts.criu.empty_ns)?;
     let info = ImageInfo::load(&super::checkpoint::absolute_path(&opts.criu.image_path)?)?;
-    let mut all = externals::of_spec(&bundle.spec, &bundle.dir, None);
-    info.check_fits(&opts.criu.image_path, &all, terminal)?;
-    all.extend(
-        info.externals
-            .iter()
-            .filter(|e| e.kind == Kind::Masked)
-            .cloned(),
-    );
+    let binds = externals::of_spec(&bundle.spec, &bundle.dir, None, None);
+    info.check_fits(&opts.criu.image_path, &binds, terminal)?;
     let console = Console::choose(terminal, opts.console_socket.as_deref(), !opts.detach)?;
     let criu = Criu::find(opts.criu.criu.as_deref())?;
     let dirs = Dirs::existing(&opts.criu.image_path, opts.criu.work_path.as_deref())?;
@@ -86,6 +80,20 @@ pub fn restore(opts: &RestoreOptions) -> Result<i32> {
     };
     let cgroup = super::cgroup::for_new(&opts.id, &bundle.spec, opts.systemd_cgroup)?;
     let cgroup = undo.cgroup.insert(cgroup);
+    let paths = cgroup.paths();
+    let mut all = externals::of_spec(
+        &bundle.spec,
+        &bundle.dir,
+        None,
+        externals::unified_cgroup(&paths),
+    );
+    all.extend(
+        info.externals
+            .iter()
+            .filter(|e| e.kind == Kind::Masked)
+            .cloned(),
+    );
+    make_mount_points(&bundle.rootfs, &all)?;
     let criu_root = dir.join("criu-root");
     bind_root(&bundle.rootfs, &criu_root)?;
     undo.criu_root = Some(criu_root.clone());
@@ -284,6 +292,26 @@ fn own_pid_ns(spec: &oci_spec::runtime::Spec) -> bool {
     crate::bootstrap::namespaces::Plan::from_spec(spec)
         .new
         .contains(nix::sched::CloneFlags::CLONE_NEWPID)
+}
+
+/// CRIU binds each external mount onto its mount point in the rootfs, which a fresh bundle
+/// may lack (init made them when the checkpointed container was created): make them, a
+/// directory or an empty file as the source is, resolved inside the rootfs.
+fn make_mount_points(rootfs: &Path, all: &[externals::External]) -> Result<()> {
+    use crate::init::inroot::{self, Create};
+    let flags =
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
+    let root = nix::fcntl::open(rootfs, flags, nix::sys::stat::Mode::empty())
+        .ctx(|| format!("open {}", rootfs.display()))?;
+    for e in all {
+        let create = if e.source.is_dir() {
+            Create::Dir
+        } else {
+            Create::File
+        };
+        inroot::open(&root, Path::new(&e.key), create)?;
+    }
+    Ok(())
 }
 
 /// CRIU restores a mount namespace onto a root that is a mount point: a bind of the rootfs.

@@ -22,6 +22,9 @@ pub enum Kind {
     Masked,
     /// A device node bound from the host (a container with a user namespace).
     Device,
+    /// The cgroup2 mount: seen from the host, its root is the container's cgroup, which
+    /// CRIU cannot dump as a mount of its own; restore binds the new container's cgroup.
+    Cgroup,
 }
 
 /// One external mount: its path in the container and, for restore, its host source.
@@ -38,11 +41,26 @@ pub struct External {
 /// The external mounts of a container made from `spec` (bundle dir `bundle`). Masked paths
 /// count when they are files in the running container, looked up under `root` (the
 /// container's root seen from here, `/proc/<pid>/root`); restore passes None and takes the
-/// masked files its checkpoint recorded.
-pub fn of_spec(spec: &Spec, bundle: &Path, root: Option<&Path>) -> Vec<External> {
+/// masked files its checkpoint recorded. `cgroup` is the container's cgroup directory on a
+/// cgroup v2 host (its `cgroup` mounts are then external).
+pub fn of_spec(
+    spec: &Spec,
+    bundle: &Path,
+    root: Option<&Path>,
+    cgroup: Option<&Path>,
+) -> Vec<External> {
     let mut all = Vec::new();
     for m in spec.mounts().iter().flatten() {
         let opts = m.options().clone().unwrap_or_default();
+        let is_cgroup = matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2"));
+        if let (true, Some(dir)) = (is_cgroup, cgroup) {
+            all.push(External {
+                key: clean(&m.destination().to_string_lossy()),
+                kind: Kind::Cgroup,
+                source: dir.to_path_buf(),
+            });
+            continue;
+        }
         let bind =
             m.typ().as_deref() == Some("bind") || opts.iter().any(|o| o == "bind" || o == "rbind");
         if bind {
@@ -112,6 +130,14 @@ fn map(key: &str, val: &str) -> rpc::Ext_mount_map {
     m
 }
 
+/// The cgroup directory whose mount is external: the unified one on a cgroup v2 host.
+pub fn unified_cgroup(paths: &std::collections::BTreeMap<String, PathBuf>) -> Option<&Path> {
+    match paths.get("") {
+        Some(dir) if paths.len() == 1 => Some(dir),
+        _ => None,
+    }
+}
+
 /// `/a//b/` as `/a/b`: how CRIU names the mount point.
 fn clean(p: &str) -> String {
     let parts: Vec<&str> = p
@@ -137,7 +163,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        let all = of_spec(&spec, Path::new("/b"), None);
+        let all = of_spec(&spec, Path::new("/b"), None, None);
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].key, "/data");
         assert_eq!(all[0].source, PathBuf::from("/srv/data"));
