@@ -8,13 +8,14 @@
 # guest is emulated (TCG), so its absolute times are inflated: compare the runtimes with each
 # other within one run, not with `make bench` on the host.
 #
-# Prints the guest's output (each line prefixed "[cgroup v2 guest bench]"), then hyperfine's
-# markdown tables and one table of the means, all kept in target/vm/bench. Exits with the
-# benchmark's status (2 when the guest gave none).
+# Prints the guest's output (each line prefixed "[cgroup v2 guest bench]"), then the script's
+# table of medians and ratios, all kept in target/vm/bench. Exits with the benchmark's status
+# (2 when the guest gave none).
 #
 # Needs root. Installs qemu-system-x86, linux-image-amd64, busybox-static and hyperfine if
 # missing. Environment: RUNS (hyperfine runs per command, default 30), HULL_VM_TIMEOUT
-# (seconds, default 1800), HULL_VM_CPUS (2), HULL_VM_MEM (2048).
+# (seconds, default 1800), HULL_VM_CPUS (2), HULL_VM_MEM (2048); COUNT (20), WORKERS (8),
+# CYCLES (5), BULK_RUNS (2), SAMPLES (5), SAMPLES_INIT (3), as bench/lifecycle.sh's.
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -40,6 +41,11 @@ cargo build --release -q -p hull
 mkdir -p "$VM"
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
+# Counts for bench/lifecycle.sh, smaller than on the host: every process is emulated.
+cat >"$RESULTS/bench.env" <<EOF
+COUNT=${COUNT:-20} WORKERS=${WORKERS:-8} CYCLES=${CYCLES:-5}
+BULK_RUNS=${BULK_RUNS:-2} SAMPLES=${SAMPLES:-5} SAMPLES_INIT=${SAMPLES_INIT:-3}
+EOF
 
 vm_initrd
 vm_boot "$RESULTS" "$VM/bench-console.log" hullvm_mode=bench \
@@ -59,35 +65,11 @@ B="[cgroup v2 guest bench]"
     echo "Emulated: absolute times are inflated several times over; compare the runtimes side by side"
     echo "(this run), not with the host's \`make bench\`."
     grep -E '^(CPUs|hyperfine|runc|crun): ' "$RESULTS/guest.txt" || true
-    for bench in lifecycle run; do
-        [ -f "$RESULTS/$bench.md" ] || continue
+    grep -E '^(LEFTOVER|crun: left out)' "$RESULTS/bench.log" || true
+    if [ -f "$RESULTS/table.md" ]; then
         echo
-        echo "$bench ($RESULTS/$bench.md):"
-        cat "$RESULTS/$bench.md"
-    done
-    if [ -f "$RESULTS/lifecycle.json" ] || [ -f "$RESULTS/run.json" ]; then
-        echo
-        echo "mean ± σ:"
-        python3 - "$RESULTS" <<'PY'
-import json, os, sys
-
-results = sys.argv[1]
-rows = [("create + start + delete", "lifecycle"), ("run", "run")]
-names, table = [], {}
-for label, bench in rows:
-    path = os.path.join(results, bench + ".json")
-    if not os.path.exists(path):
-        continue
-    for r in json.load(open(path))["results"]:
-        name = r["command"]
-        if name not in names:
-            names.append(name)
-        table[(label, name)] = "%.1f ms ± %.1f" % (r["mean"] * 1e3, r["stddev"] * 1e3)
-print("| | " + " | ".join(names) + " |")
-print("|---" * (len(names) + 1) + "|")
-for label, _ in rows:
-    print("| %s | " % label + " | ".join(table.get((label, n), "-") for n in names) + " |")
-PY
+        echo "medians ($RESULTS/table.md):"
+        cat "$RESULTS/table.md"
     fi
 } | sed "s/^/$B /"
 say "vm: ${VM_SECS}s, total with the build: $((T2 - T0))s; guest output: $RESULTS/bench.log"

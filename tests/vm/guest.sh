@@ -13,7 +13,7 @@
 # - bench (tests/vm/bench-v2.sh): runs bench/lifecycle.sh with the hull of `hullvm_hull=` and
 #   RUNS=`hullvm_runs=`, and writes there
 #     bench.log    its output (hyperfine's), as is
-#     lifecycle.md, run.md (and .json)  hyperfine's exports
+#     table.md, <row>-<runtime>.json, other.tsv  its table of medians and what it is made of
 #     guest.txt    the guest's kernel, command line, CPUs and runtime versions
 #     status       the script's exit status
 # then powers off.
