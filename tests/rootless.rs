@@ -10,11 +10,13 @@
 //! Each command runs as the user through `setpriv` (no PAM).
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use hull_integration::rootless::{sub_range, util_linux, which, TestUser, USER};
+use hull_integration::rootless::{
+    join_cgroup_on_exec, sub_range, util_linux, which, Delegated, TestUser, USER,
+};
 use hull_integration::userns::{chown_tree, map_lines, mapping};
 use hull_integration::{hull_bin, leaks, poll, unique, Bundle, Out};
 use serde_json::json;
@@ -339,28 +341,6 @@ fn without_cgroup_warning(mut out: Out) -> Out {
     out
 }
 
-/// Makes `cmd` move itself into the v2 cgroup `dir` before it execs (while still root).
-fn join_cgroup_on_exec(cmd: &mut Command, dir: &Path) {
-    use std::os::fd::IntoRawFd;
-    use std::os::unix::process::CommandExt;
-    let procs = std::fs::OpenOptions::new()
-        .write(true)
-        .open(dir.join("cgroup.procs"))
-        .unwrap_or_else(|e| panic!("open {}/cgroup.procs: {e}", dir.display()));
-    let fd = procs.into_raw_fd();
-    // SAFETY: write(2) and close(2) on an fd of our own are async-signal-safe; "0" moves the
-    // writing process itself.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::close(fd);
-            Ok(())
-        });
-    }
-}
-
 #[test]
 fn rootless_state_root_is_in_xdg_runtime_dir() {
     let r = Rootless::new();
@@ -530,45 +510,6 @@ fn rootless_delegated_cgroup_v2_subtree_is_used() {
     assert!(out.stdout.contains("ran"), "{out}");
     assert!(!out.stderr.contains("without a cgroup"), "{out}");
     r.assert_nothing_left(&id, &b);
-}
-
-/// `/sys/fs/cgroup/hit-rl-…` with memory and pids enabled below it, and a `session` child
-/// (where the user's hull runs), both owned by the test user; removed when dropped.
-struct Delegated {
-    name: String,
-    dir: PathBuf,
-    session: PathBuf,
-}
-
-impl Delegated {
-    fn new(user: &TestUser) -> Delegated {
-        let name = format!("hit-rl-{}", unique());
-        let dir = Path::new("/sys/fs/cgroup").join(&name);
-        let _ = std::fs::write("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids");
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join("cgroup.subtree_control"), "+memory +pids").unwrap();
-        let session = dir.join("session");
-        std::fs::create_dir(&session).unwrap();
-        for d in [&dir, &session] {
-            for f in [
-                "",
-                "cgroup.procs",
-                "cgroup.threads",
-                "cgroup.subtree_control",
-            ] {
-                std::os::unix::fs::chown(d.join(f), Some(user.uid), Some(user.gid)).unwrap();
-            }
-        }
-        Delegated { name, dir, session }
-    }
-}
-
-impl Drop for Delegated {
-    fn drop(&mut self) {
-        // hull's processes have all exited by now: the session is empty
-        let _ = std::fs::remove_dir(&self.session);
-        let _ = std::fs::remove_dir(&self.dir);
-    }
 }
 
 /// Without a cgroup, `ps` and `kill --all` find the container's processes by its namespace.

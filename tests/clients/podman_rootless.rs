@@ -13,7 +13,7 @@
 mod common;
 
 use common::*;
-use hull_integration::rootless::{sub_range, TestUser};
+use hull_integration::rootless::{join_cgroup_on_exec, sub_range, Delegated, TestUser};
 use hull_integration::userns::map_lines;
 use hull_integration::Out;
 use std::os::unix::fs::MetadataExt;
@@ -26,11 +26,19 @@ struct Podman {
     xdg: PathBuf,
     /// The user's own dir in `tmp` (its HOME, config, storage).
     home: PathBuf,
+    /// Every podman command runs in this cgroup (v2, delegated to the user).
+    cgroup: Option<PathBuf>,
     tmp: TempDir,
 }
 
 impl Podman {
     fn new(test: &str) -> Option<Podman> {
+        Podman::in_cgroup(test, None)
+    }
+
+    /// [`Podman::new`], every podman command (the first, which starts podman's pause
+    /// process, too) run in `cgroup`.
+    fn in_cgroup(test: &str, cgroup: Option<PathBuf>) -> Option<Podman> {
         if !ensure(
             &["podman", "conmon", "newuidmap", "newgidmap", "slirp4netns"],
             &["podman", "uidmap", "slirp4netns", "catatonit"],
@@ -78,6 +86,7 @@ image_copy_tmp_dir = "{home}/tmp"
             user,
             xdg,
             home,
+            cgroup,
             tmp,
         };
         let mut load = p.podman(&["load", "-i"]);
@@ -105,6 +114,9 @@ image_copy_tmp_dir = "{home}/tmp"
             .arg("--runtime")
             .arg(hull())
             .args(args);
+        if let Some(cg) = &self.cgroup {
+            join_cgroup_on_exec(&mut cmd, cg);
+        }
         cmd
     }
 
@@ -475,4 +487,50 @@ fn rootless_podman_tty() {
         "echo READY; exec sh",
     ]));
     assert_tty_shell(&argv, p.tmp.path());
+}
+
+/// On cgroup v2 with a subtree delegated to the user (as systemd's user slice is), podman
+/// and hull use it: limits, `pause`/`unpause` and `stats` work rootless. (In the v2 guest.)
+#[test]
+fn rootless_podman_delegated_cgroup_v2_limits_pause_stats() {
+    if !hull_integration::cgroup_v2_only() {
+        eprintln!("skipped: not a cgroup v2 host (make test-v2 runs it in the v2 guest)");
+        return;
+    }
+    let delegated = Delegated::new(&TestUser::get());
+    let test = "podman_rootless/delegated_cgroup_v2_limits_pause_stats";
+    let Some(p) = Podman::in_cgroup(test, Some(delegated.session.clone())) else {
+        return;
+    };
+    let out = p
+        .sh(
+            &["--network", "none", "--memory", "64m", "--pids-limit", "50"],
+            "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max",
+        )
+        .ok();
+    assert_eq!(out.stdout, "67108864\n50\n", "{out}");
+    assert!(!out.stderr.contains("without a cgroup"), "{out}");
+
+    let name = "hit-rl-paused";
+    p.p(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        name,
+        IMAGE_REF,
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    p.p(&["pause", name]).ok();
+    assert!(p.status(name).starts_with("paused"), "{}", p.status(name));
+    p.p(&["unpause", name]).ok();
+    assert!(p.status(name).starts_with("running"), "{}", p.status(name));
+    let stats = p.p(&["stats", "--no-stream", name]).ok();
+    assert!(stats.stdout.contains(name), "{stats}");
+    p.p(&["rm", "--force", "--time", "0", name]).ok();
+    drop(p);
+    drop(delegated);
 }

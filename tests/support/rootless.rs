@@ -125,3 +125,81 @@ pub fn which(program: &str) -> Option<PathBuf> {
         .map(|d| Path::new(d).join(program))
         .find(|p| p.is_file())
 }
+
+/// Makes `cmd` move itself into the v2 cgroup `dir` before it execs (while still root).
+pub fn join_cgroup_on_exec(cmd: &mut Command, dir: &Path) {
+    use std::os::fd::IntoRawFd;
+    use std::os::unix::process::CommandExt;
+    let procs = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("cgroup.procs"))
+        .unwrap_or_else(|e| panic!("open {}/cgroup.procs: {e}", dir.display()));
+    let fd = procs.into_raw_fd();
+    // SAFETY: write(2) and close(2) on an fd of our own are async-signal-safe; "0" moves the
+    // writing process itself.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::close(fd);
+            Ok(())
+        });
+    }
+}
+
+/// A cgroup v2 subtree delegated to the test user, as systemd's `Delegate=yes` makes one:
+/// `/sys/fs/cgroup/hit-rl-…` with memory, pids and cpu enabled below it, and a `session`
+/// child (where the user's commands run), both owned by the user. Removed (depth first,
+/// once its processes are gone) when dropped.
+pub struct Delegated {
+    /// The directory's name under `/sys/fs/cgroup`.
+    pub name: String,
+    pub dir: PathBuf,
+    pub session: PathBuf,
+}
+
+impl Delegated {
+    pub fn new(user: &TestUser) -> Delegated {
+        let name = format!("hit-rl-{}", crate::unique());
+        let dir = Path::new("/sys/fs/cgroup").join(&name);
+        let controllers = "+memory +pids +cpu";
+        let _ = std::fs::write("/sys/fs/cgroup/cgroup.subtree_control", controllers);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("cgroup.subtree_control"), controllers).unwrap();
+        let session = dir.join("session");
+        std::fs::create_dir(&session).unwrap();
+        for d in [&dir, &session] {
+            for f in [
+                "",
+                "cgroup.procs",
+                "cgroup.threads",
+                "cgroup.subtree_control",
+            ] {
+                std::os::unix::fs::chown(d.join(f), Some(user.uid), Some(user.gid)).unwrap();
+            }
+        }
+        Delegated { name, dir, session }
+    }
+}
+
+impl Drop for Delegated {
+    fn drop(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while rmdir_tree(&self.dir).is_err() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+fn rmdir_tree(dir: &Path) -> std::io::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    for e in std::fs::read_dir(dir)?.flatten() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            rmdir_tree(&e.path())?;
+        }
+    }
+    std::fs::remove_dir(dir)
+}
