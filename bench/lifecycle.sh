@@ -88,18 +88,10 @@ left_of() {
     for dir in $(find /sys/fs/cgroup -maxdepth 4 -type d -name "hb-$1-*" 2>/dev/null); do
         printf ' cgroup:%s' "$dir"
     done
-    for proc in /proc/[0-9]*; do
-        [ "${proc#/proc/}" = "$$" ] && continue
-        grep -qs '^State:[[:space:]]*Z' "$proc/status" && continue
-        case $(cat "$proc/cgroup" 2>/dev/null) in
-        *"/hb-$1-"*)
-            printf ' process:%s(in its cgroup)' "${proc#/proc/}"
-            continue
-            ;;
-        esac
-        case $(tr '\0' ' ' 2>/dev/null <"$proc/cmdline") in
-        *" hb-$1-"*) printf ' process:%s' "${proc#/proc/}" ;;
-        esac
+    # h[b] so that grep does not find itself.
+    for file in $(grep -ls "/h[b]-$1-" /proc/[0-9]*/cgroup) $(grep -lsaz "^h[b]-$1-" /proc/[0-9]*/cmdline); do
+        proc=${file%/*}
+        grep -qs '^State:[[:space:]]*Z' "$proc/status" || printf ' process:%s' "${proc#/proc/}"
     done
 }
 
