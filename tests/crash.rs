@@ -188,8 +188,15 @@ fn a_garbage_state_file_is_force_deleted() {
         !out.stdout.contains(&id) && out.stderr.contains(&id),
         "{out}"
     );
-    // The test plays the part of whoever has to find the init another way.
+    // The test plays the part of whoever has to find the init another way, and waits for it
+    // to be gone: a dying init still in the cgroup would keep the next container's cgroup
+    // (the same path) from being removed, since delete leaves a cgroup others still use.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    poll(
+        Duration::from_secs(10),
+        "the killed init to be gone",
+        || (!hull_integration::pid_alive(pid)).then_some(()),
+    );
     h.delete(&id, true).ok();
     assert!(!h.state_dir(&id).exists());
     h.create_ok(&id, &b);
