@@ -131,6 +131,7 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
         stdio: (0..3).map(|fd| stdio_of(pid, fd)).collect(),
         terminal: super::create::wants_terminal_spec(&c.record.spec),
         external_netns: joined_netns(&c)?,
+        tty: terminal_of(pid),
     };
     let dirs = Dirs::make(&opts.criu.image_path, opts.criu.work_path.as_deref())?;
     let mut req_opts = dump_opts(&c, opts, &dirs, &externals, &info)?;
@@ -209,10 +210,10 @@ fn dump_opts(
     if let Some(ino) = info.external_netns {
         o.external.push(format!("net[{ino}]:{NETNS_KEY}"));
     }
-    if let Some(tty) = terminal_of(c.record.pid) {
+    if let Some(tty) = &info.tty {
         // the pty's master is outside (the console socket's receiver): CRIU dumps the
-        // slave as an external tty and restore makes a new pty (orphan_pts_master)
-        o.external.push(tty);
+        // slave as an external tty; restore gives it a new pty's slave under this key
+        o.external.push(tty.clone());
     }
     if let Some(dir) = freezer(&c.record.cgroup_paths) {
         o.set_freeze_cgroup(dir.to_string_lossy().into_owned());

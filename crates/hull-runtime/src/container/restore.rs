@@ -99,10 +99,13 @@ pub fn restore(opts: &RestoreOptions) -> Result<i32> {
     undo.criu_root = Some(criu_root.clone());
 
     let netns = open_netns(&bundle, &info)?;
+    let pty = match &info.tty {
+        Some(_) => Some(new_pty()?),
+        None => None,
+    };
     let mut o = base_opts(&opts.criu, &dirs, "restore.log");
     o.set_root(criu_root.to_string_lossy().into_owned());
     o.set_rst_sibling(true);
-    o.set_orphan_pts_master(terminal);
     if let Some(flags) = empty_ns {
         o.set_empty_ns(flags);
     }
@@ -110,11 +113,21 @@ pub fn restore(opts: &RestoreOptions) -> Result<i32> {
     o.inherit_fd = inherited(&info, netns.as_ref());
     let mut keep: Vec<RawFd> = vec![dirs.images.as_raw_fd(), dirs.work.as_raw_fd()];
     keep.extend(netns.as_ref().map(|fd| fd.as_raw_fd()));
+    if let (Some(key), Some((_, slave))) = (&info.tty, &pty) {
+        let mut i = rpc::Inherit_fd::new();
+        i.set_key(key.clone());
+        i.set_fd(slave.as_raw_fd());
+        o.inherit_fd.push(i);
+        keep.push(slave.as_raw_fd());
+    }
 
     let swrk = Swrk::start(&criu, Stdio3::Inherit, &keep)?;
     let joined = join_cgroup(cgroup.as_ref(), swrk.pid(), &bundle, &mut o);
     let mut provisional = record(&opts.id, 0, &bundle, cgroup.as_ref());
-    let mut master: Option<OwnedFd> = None;
+    let (mut master, slave) = match pty {
+        Some((m, s)) => (Some(m), Some(s)),
+        None => (None, None),
+    };
     let mut hook_error: Option<Error> = None;
     let answer = match joined {
         Err(e) => {
@@ -135,7 +148,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<i32> {
                         return Err(Error::Msg(msg));
                     }
                 }
-                "orphan-pts-master" => master = fd,
+                "orphan-pts-master" => master = fd.or(master.take()),
                 _ => {}
             }
             Ok(())
@@ -149,6 +162,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<i32> {
         let log = dirs.work_path.join("restore.log");
         return Err(failure(&criu, "restore", &resp, &log, true));
     }
+    drop(slave);
     let pid = resp.restore.pid();
     undo.pid = Some(pid);
     unbind_root(&criu_root);
@@ -292,6 +306,34 @@ fn own_pid_ns(spec: &oci_spec::runtime::Spec) -> bool {
     crate::bootstrap::namespaces::Plan::from_spec(spec)
         .new
         .contains(nix::sched::CloneFlags::CLONE_NEWPID)
+}
+
+/// A new pty (master, slave) for a restored terminal; the slave goes to CRIU.
+fn new_pty() -> Result<(OwnedFd, OwnedFd)> {
+    use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+    let master = posix_openpt(nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY)
+        .ctx(|| "open a new pty")?;
+    grantpt(&master).ctx(|| "grantpt")?;
+    unlockpt(&master).ctx(|| "unlockpt")?;
+    let name = ptsname_r(&master).ctx(|| "ptsname")?;
+    let slave = nix::fcntl::open(
+        name.as_str(),
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| format!("open {name}"))?;
+    // SAFETY: posix_openpt returned an fd this process owns; it is moved into the OwnedFd.
+    let master = unsafe {
+        <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(
+            master,
+        ))
+    };
+    nix::fcntl::fcntl(
+        &master,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .ctx(|| "fcntl the pty master")?;
+    Ok((master, slave))
 }
 
 /// CRIU binds each external mount onto its mount point in the rootfs, which a fresh bundle

@@ -29,6 +29,10 @@ pub struct ImageInfo {
     /// The inode of the network namespace it joined by path, if any (CRIU's
     /// `net[<inode>]:extRootNetNS`).
     pub external_netns: Option<u64>,
+    /// CRIU's name of the terminal on its stdio (`tty[<rdev>:<dev>]`), dumped as external:
+    /// restore hands CRIU a new pty's slave under this key.
+    #[serde(default)]
+    pub tty: Option<String>,
 }
 
 impl ImageInfo {
