@@ -748,3 +748,55 @@ fn checkpoint_and_restore_a_tty_container() {
     talk(&master, "two\n", "got2:two:tty");
     h.delete(&id, true).ok();
 }
+
+#[test]
+fn restore_runs_the_prestart_create_runtime_and_poststart_hooks() {
+    if !criu_works("restore_runs_the_prestart_create_runtime_and_poststart_hooks") {
+        return;
+    }
+    let h = Hull::new();
+    let mut b = h.bundle();
+    counter(&mut b, "");
+    let id = h.new_id();
+    run_detached(&h, &id, &b);
+    count_passes(&b.host_path("/count"), 3);
+    let images = h.temp_dir().join("images");
+    checkpoint(&h, &id, &images, &[]);
+    // the hooks only for the restore: each appends its name and the state's status and pid
+    let log = h.temp_dir().join("hooks.log");
+    for kind in ["prestart", "createRuntime", "poststart"] {
+        b.add_hook(
+            kind,
+            json!({
+                "path": "/bin/sh",
+                "args": ["sh", "-c", format!(
+                    "s=$(cat); echo {kind} $(echo \"$s\" | grep -o '\"status\":\"[a-z]*\"') \
+                     $(echo \"$s\" | grep -o '\"pid\":[0-9]*') >> {}", log.display())],
+            }),
+        );
+    }
+    restore(&h, &id, &b, &images, &[]).ok();
+    let pid = h.pid(&id);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "one line per hook, in order:\n{text}");
+    assert!(
+        lines[0].starts_with("prestart \"status\":\"creating\""),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("createRuntime \"status\":\"creating\""),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("poststart \"status\":\"running\""),
+        "{text}"
+    );
+    for l in &lines {
+        assert!(
+            l.ends_with(&format!("\"pid\":{pid}")),
+            "each hook sees the restored init:\n{text}"
+        );
+    }
+    h.delete(&id, true).ok();
+}
