@@ -415,3 +415,69 @@ fn cri_error_reaches_user() {
     );
     assert_eq!(c.hull_status(&cid), None, "hull kept the failed container");
 }
+
+/// Kubernetes hostPath propagation through the CRI plugin: `Bidirectional` (containerd gives
+/// hull `rshared` on the bind and on `/`): a mount made in the container reaches the host;
+/// `HostToContainer` (`rslave`): a host mount reaches the container, not the other way.
+#[test]
+fn cri_hostpath_propagation() {
+    let Some(c) = Cri::start("cri/cri_hostpath_propagation") else {
+        return;
+    };
+    use hull_integration::mountinfo::{host_has_mount, HostMount};
+    let (bidi, h2c) = (c.tmp.join("bidi"), c.tmp.join("h2c"));
+    let _bidi = HostMount::shared_bind(&bidi);
+    let _h2c = HostMount::shared_bind(&h2c);
+    for d in [bidi.join("inner"), h2c.join("inner"), h2c.join("fromhost")] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let _bidi_inner = HostMount(bidi.join("inner"));
+    let _h2c_inner = HostMount(h2c.join("inner"));
+    let mut sandbox = c.sandbox_config("hit-pod-prop");
+    sandbox["linux"]["security_context"]["privileged"] = json!(true);
+    let pod = c.run_pod(&sandbox);
+    let config = json!({
+        "metadata": {"name": "csi"},
+        "image": {"image": IMAGE_REF},
+        "command": ["sh", "-c", "mount -t tmpfs tmpfs /bidi/inner && echo made > /bidi/inner/inside; \
+                                 while :; do sleep 0.2; done"],
+        "log_path": "csi.log",
+        "mounts": [
+            {"container_path": "/bidi", "host_path": bidi, "propagation": "PROPAGATION_BIDIRECTIONAL"},
+            {"container_path": "/h2c", "host_path": h2c, "propagation": "PROPAGATION_HOST_TO_CONTAINER"}
+        ],
+        "linux": {"security_context": {"privileged": true,
+            "namespace_options": {"network": "POD", "pid": "CONTAINER", "ipc": "POD"}}}
+    });
+    let created = c.call(
+        "CreateContainer",
+        json!({"pod_sandbox_id": pod, "config": config, "sandbox_config": sandbox}),
+    );
+    let cid = created["container_id"]
+        .as_str()
+        .expect("container_id")
+        .to_string();
+    c.call("StartContainer", json!({"container_id": cid}));
+    hull_integration::poll(TIMEOUT, "the container's mount on the host", || {
+        bidi.join("inner/inside").exists().then_some(())
+    });
+    assert!(
+        host_has_mount(&bidi.join("inner")),
+        "Bidirectional: no mount on the host"
+    );
+
+    let _from_host = HostMount::tmpfs(&h2c.join("fromhost"));
+    std::fs::write(h2c.join("fromhost/hostfile"), "from-the-host").unwrap();
+    let script = "cat /h2c/fromhost/hostfile; mount -t tmpfs tmpfs /h2c/inner && echo mounted";
+    let ex = c.call(
+        "ExecSync",
+        json!({"container_id": cid, "cmd": ["sh", "-c", script], "timeout": 30}),
+    );
+    assert_eq!(ex["stdout"], "from-the-hostmounted\n", "{ex}");
+    assert!(
+        !host_has_mount(&h2c.join("inner")),
+        "HostToContainer: the container's mount reached the host"
+    );
+    c.call("StopContainer", json!({"container_id": cid, "timeout": 1}));
+    c.call("RemoveContainer", json!({"container_id": cid}));
+}
