@@ -225,6 +225,124 @@ fn a_slice_as_the_cgroup() {
     assert_nothing_left(&h, &id, &b.dir);
 }
 
+/// The uid and gid of the rootless tests' user `hulltest` (made if missing).
+fn test_user() -> (u32, u32) {
+    let lookup = || {
+        let text = std::fs::read_to_string("/etc/passwd").unwrap();
+        text.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 4 && f[0] == "hulltest")
+                .then(|| (f[2].parse().unwrap(), f[3].parse().unwrap()))
+        })
+    };
+    if let Some(u) = lookup() {
+        return u;
+    }
+    let _ = Command::new("useradd")
+        .args(["-m", "-s", "/bin/sh", "hulltest"])
+        .status();
+    lookup().expect("useradd hulltest")
+}
+
+/// `program args` as `uid`, with the user manager's environment; stdout and stderr go to
+/// files (a container inherits them and would hold a pipe open).
+fn as_user(h: &Hull, uid: u32, gid: u32, program: &str, args: &[&str]) -> hull_integration::Out {
+    let run = format!("/run/user/{uid}");
+    let io = h.temp_dir();
+    let (out, err) = (io.join("out"), io.join("err"));
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-k", "5", "40", "setpriv"]);
+    cmd.args([
+        &format!("--reuid={uid}"),
+        &format!("--regid={gid}"),
+        "--clear-groups",
+        "--",
+    ])
+    .arg(program)
+    .args(args)
+    .env("XDG_RUNTIME_DIR", &run)
+    .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={run}/bus"))
+    .stdin(std::process::Stdio::null())
+    .stdout(std::fs::File::create(&out).unwrap())
+    .stderr(std::fs::File::create(&err).unwrap());
+    let cmdline = format!("{cmd:?}");
+    let status = cmd.status().expect("run setpriv");
+    hull_integration::Out {
+        cmdline,
+        status,
+        stdout: std::fs::read_to_string(out).unwrap_or_default(),
+        stderr: std::fs::read_to_string(err).unwrap_or_default(),
+    }
+}
+
+#[test]
+fn unprivileged_the_users_own_manager() {
+    if !systemd_running() {
+        return;
+    }
+    let (uid, gid) = test_user();
+    let manager = format!("user@{uid}.service");
+    let started = Command::new("timeout")
+        .args(["60", "systemctl", "start", &manager])
+        .status()
+        .expect("systemctl start user@");
+    assert!(started.success(), "systemctl start {manager}: {started}");
+    let h = Hull::new();
+    let id = h.new_id();
+    let mut b = h.bundle();
+    let root = h.temp_dir();
+    std::os::unix::fs::chown(&b.dir, Some(uid), Some(gid)).unwrap();
+    std::os::unix::fs::chown(&root, Some(uid), Some(gid)).unwrap();
+    std::fs::remove_file(b.config_path()).unwrap();
+    let hull = hull_integration::hull_bin();
+    let hull = hull.to_str().unwrap();
+    let bundle_dir = b.dir.clone();
+    let (bundle, root) = (bundle_dir.to_str().unwrap(), root.to_str().unwrap());
+    as_user(
+        &h,
+        uid,
+        gid,
+        hull,
+        &["spec", "--rootless", "--bundle", bundle],
+    )
+    .ok();
+    b.config = serde_json::from_str(&std::fs::read_to_string(b.config_path()).unwrap()).unwrap();
+    b.args(&["sleep", "1000"]).terminal(false);
+    b.save();
+    let hull_as_user = |args: &[&str]| {
+        let mut all = vec!["--root", root];
+        all.extend_from_slice(args);
+        as_user(&h, uid, gid, hull, &all)
+    };
+    eprintln!("{manager} started");
+    hull_as_user(&["--systemd-cgroup", "create", "--bundle", bundle, &id]).ok();
+    hull_as_user(&["start", &id]).ok();
+    let state: serde_json::Value =
+        serde_json::from_str(&hull_as_user(&["state", &id]).ok().stdout).unwrap();
+    let unit = format!("hull-{id}.scope");
+    let dir = cgroup_of(state["pid"].as_i64().unwrap());
+    assert_eq!(
+        dir,
+        format!("/user.slice/user-{uid}.slice/{manager}/user.slice/{unit}")
+    );
+    let show = |property: &str| {
+        let out = as_user(
+            &h,
+            uid,
+            gid,
+            "systemctl",
+            &["--user", "show", &unit, "-p", property, "--value"],
+        );
+        out.stdout.trim().to_string()
+    };
+    assert_eq!(show("ActiveState"), "active");
+    assert_eq!(show("Delegate"), "yes");
+    hull_as_user(&["delete", "--force", &id]).ok();
+    assert_eq!(show("LoadState"), "not-found");
+    assert!(!PathBuf::from(format!("/sys/fs/cgroup{dir}")).exists());
+    let _ = Command::new("systemctl").args(["stop", &manager]).status();
+}
+
 #[test]
 fn a_malformed_cgroups_path_is_an_error_naming_it() {
     let h = Hull::new();

@@ -29,6 +29,8 @@ struct Cri {
     _bridge: Bridge,
     subnet_prefix: String,
     cgroup_parent: String,
+    /// `SystemdCgroup = true`: hull runs with `--systemd-cgroup`, pods go in a slice.
+    systemd: bool,
     pods: RefCell<Vec<String>>,
     daemon: Daemon,
     tmp: TempDir,
@@ -57,6 +59,16 @@ fn ensure_grpc(test: &str) -> bool {
 
 impl Cri {
     fn start(test: &str) -> Option<Cri> {
+        Cri::start_with(test, false)
+    }
+
+    /// With `systemd`, the runtime's `SystemdCgroup = true` and the pods' cgroup parent a
+    /// kubelet-style pod slice (`kubepods-besteffort-pod<uid>.slice`); needs systemd as PID 1.
+    fn start_with(test: &str, systemd: bool) -> Option<Cri> {
+        if systemd && !std::path::Path::new("/run/systemd/system").is_dir() {
+            eprintln!("{test}: skipped: systemd is not PID 1 here (run `make test-systemd`)");
+            return None;
+        }
         if !ensure(
             &[
                 "containerd",
@@ -117,6 +129,7 @@ state = "{state}"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.hull.options]
         BinaryName = "{hull}"
         Root = "{hull_root}"
+        SystemdCgroup = {systemd}
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "{cni}"
@@ -130,6 +143,14 @@ state = "{state}"
             hull_root = hull_root.display(),
             cni = cni.display(),
         );
+        let cgroup_parent = if systemd {
+            format!(
+                "kubepods-besteffort-pod{}.slice",
+                name("").replace('-', "_")
+            )
+        } else {
+            name("cri")
+        };
         std::fs::write(tmp.join("config.toml"), config).unwrap();
         let mut daemon = Daemon::spawn(
             "containerd (CRI)",
@@ -162,7 +183,8 @@ state = "{state}"
             hull_root,
             _bridge: bridge,
             subnet_prefix,
-            cgroup_parent: name("cri"),
+            cgroup_parent,
+            systemd,
             pods: RefCell::default(),
             daemon,
             tmp,
@@ -211,7 +233,11 @@ state = "{state}"
             "hostname": "hullpod",
             "log_directory": self.tmp.join("logs"),
             "linux": {
-                "cgroup_parent": format!("/{}", self.cgroup_parent),
+                "cgroup_parent": if self.systemd {
+                    self.cgroup_parent.clone()
+                } else {
+                    format!("/{}", self.cgroup_parent)
+                },
                 "security_context": {"namespace_options": {"network": "POD", "pid": "CONTAINER", "ipc": "POD"}}
             }
         })
@@ -269,7 +295,13 @@ impl Drop for Cri {
                 std::time::Duration::from_secs(30),
             );
         }
-        remove_cgroups(&self.cgroup_parent);
+        if self.systemd {
+            let _ = Command::new("systemctl")
+                .args(["stop", &self.cgroup_parent])
+                .status();
+        } else {
+            remove_cgroups(&self.cgroup_parent);
+        }
         if std::thread::panicking() {
             eprintln!("containerd log:\n{}", self.daemon.log_text());
         }
@@ -379,6 +411,84 @@ fn cri_pod_lifecycle() {
     assert!(
         hull_integration::leaks::state_dirs_in(&c.hull_root.join("k8s.io")).is_empty(),
         "hull state left after the pod was removed"
+    );
+}
+
+/// `SystemdCgroup = true` (a kubelet with `cgroupDriver: systemd`): every pod container is
+/// a scope `cri-containerd-<id>.scope` in the pod's slice, which systemd places where the
+/// kubelet expects it (`kubepods.slice/kubepods-besteffort.slice/<pod>.slice/`), with the
+/// container's limits as unit properties; nothing is left in systemd once the pod is removed.
+#[test]
+fn cri_systemd_cgroup_places_pods_in_kubelet_slices() {
+    let Some(c) = Cri::start_with("cri/cri_systemd_cgroup_places_pods_in_kubelet_slices", true)
+    else {
+        return;
+    };
+    let sandbox = c.sandbox_config("hit-pod-sd");
+    let pod = c.run_pod(&sandbox);
+    let config = json!({
+        "metadata": {"name": "c1"},
+        "image": {"image": IMAGE_REF},
+        "command": ["sleep", "1000"],
+        "log_path": "c1.log",
+        "linux": {
+            "resources": {"memory_limit_in_bytes": 67108864},
+            "security_context": {"namespace_options": {"network": "POD", "pid": "CONTAINER", "ipc": "POD"}}
+        }
+    });
+    let created = c.call(
+        "CreateContainer",
+        json!({"pod_sandbox_id": pod, "config": config, "sandbox_config": sandbox}),
+    );
+    let cid = created["container_id"]
+        .as_str()
+        .expect("container_id")
+        .to_string();
+    c.call("StartContainer", json!({"container_id": cid}));
+    let slice_dir = format!(
+        "/kubepods.slice/kubepods-besteffort.slice/{}",
+        c.cgroup_parent
+    );
+    let show = |unit: &str, p: &str| {
+        let out = Command::new("systemctl")
+            .args(["show", unit, "-p", p, "--value"])
+            .output()
+            .expect("systemctl show");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    for id in [&pod, &cid] {
+        let mut cmd = Command::new(hull());
+        cmd.arg("--root")
+            .arg(c.hull_root.join("k8s.io"))
+            .args(["state", id]);
+        let state: Value = serde_json::from_str(&run(&mut cmd, c.tmp.path(), TIMEOUT).ok().stdout)
+            .expect("hull state JSON");
+        let pid = state["pid"].as_i64().expect("pid");
+        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        let unit = format!("cri-containerd-{id}.scope");
+        assert_eq!(cgroup.trim(), format!("0::{slice_dir}/{unit}"));
+        assert_eq!(show(&unit, "Slice"), c.cgroup_parent);
+        assert_eq!(show(&unit, "Delegate"), "yes");
+    }
+    assert_eq!(
+        show(&format!("cri-containerd-{cid}.scope"), "MemoryMax"),
+        "67108864"
+    );
+    c.call("StopPodSandbox", json!({"pod_sandbox_id": pod}));
+    c.call("RemovePodSandbox", json!({"pod_sandbox_id": pod}));
+    c.pods.borrow_mut().clear();
+    let out = Command::new("systemctl")
+        .args(["list-units", "--all", "--no-legend", "--plain"])
+        .output()
+        .expect("systemctl list-units");
+    let units = String::from_utf8_lossy(&out.stdout);
+    let stray: Vec<&str> = units
+        .lines()
+        .filter(|l| l.contains("cri-containerd-"))
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "units left after the pod was removed: {stray:?}"
     );
 }
 

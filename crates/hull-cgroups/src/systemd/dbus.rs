@@ -28,6 +28,9 @@ const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 /// wait for the unit's processes to die.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How often a job that has not signalled its end is looked for.
+const JOB_POLL: Duration = Duration::from_millis(500);
+
 /// A connection to the system's or the calling user's systemd manager.
 pub(crate) struct Systemd {
     conn: Connection,
@@ -120,7 +123,14 @@ impl Systemd {
         let (job,) = job.map_err(|e| fail(&format!("start unit {unit}"), &e))?;
         let result = self.wait_job(&job, unit);
         let _ = self.conn.remove_match_no_cb(&rule);
-        match result?.as_str() {
+        let result = match result? {
+            Some(r) => r,
+            None => match self.active_state(unit)?.as_str() {
+                "active" => "done".to_string(),
+                state => format!("unknown (the unit is {state})"),
+            },
+        };
+        match result.as_str() {
             "done" => Ok(()),
             other => Err(CgroupError::Systemd(format!(
                 "start unit {unit}: the job finished with result {other:?} (see `systemctl{} status {unit}`)",
@@ -177,8 +187,10 @@ impl Systemd {
     }
 
     /// Reads the queued messages until `JobRemoved(id, job, unit, result)` for `job`;
-    /// returns its result (`done`, `failed`, `canceled`, `timeout`, ...).
-    fn wait_job(&self, job: &Path<'_>, unit: &str) -> Result<String> {
+    /// returns its result (`done`, `failed`, `canceled`, `timeout`, ...), or None when the
+    /// job is gone from the manager without the signal reaching hull (then the caller
+    /// checks the unit's state itself).
+    fn wait_job(&self, job: &Path<'_>, unit: &str) -> Result<Option<String>> {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -191,18 +203,43 @@ impl Systemd {
             let msg = self
                 .conn
                 .channel()
-                .blocking_pop_message(left)
+                .blocking_pop_message(left.min(JOB_POLL))
                 .map_err(|e| fail(&format!("wait for the job of unit {unit}"), &e))?;
-            let Some(msg) = msg else { continue };
+            let Some(msg) = msg else {
+                if !self.job_exists(job) {
+                    return Ok(None);
+                }
+                continue;
+            };
             if msg.member().as_deref() != Some("JobRemoved") {
                 continue;
             }
             if let Ok((_, path, _, result)) = msg.read4::<u32, Path, String, String>() {
                 if path == *job {
-                    return Ok(result);
+                    return Ok(Some(result));
                 }
             }
         }
+    }
+
+    /// Whether the manager still has the job object.
+    fn job_exists(&self, job: &Path<'_>) -> bool {
+        self.conn
+            .with_proxy(DEST, job.clone(), TIMEOUT)
+            .get::<u32>("org.freedesktop.systemd1.Job", "Id")
+            .is_ok()
+    }
+
+    /// The unit's `ActiveState` (`active`, `inactive`, `failed`, ...).
+    fn active_state(&self, unit: &str) -> Result<String> {
+        let (path,): (Path<'static>,) = self
+            .manager()
+            .method_call(MANAGER, "GetUnit", (unit,))
+            .map_err(|e| fail(&format!("find unit {unit}"), &e))?;
+        self.conn
+            .with_proxy(DEST, path, TIMEOUT)
+            .get::<String>("org.freedesktop.systemd1.Unit", "ActiveState")
+            .map_err(|e| fail(&format!("read the ActiveState of {unit}"), &e))
     }
 }
 
