@@ -189,7 +189,7 @@ pub fn document(criu: Option<&std::path::Path>) -> Value {
                 "v2": true,
                 // --systemd-cgroup: transient units over D-Bus (hull-cgroups' systemd/)
                 "systemd": true,
-                "systemdUser": false,
+                "systemdUser": true,
                 "rdma": true,
             },
             "seccomp": {
