@@ -459,7 +459,9 @@ fn checkpoint_and_restore_keep_a_counter_and_the_pids_inside() {
     count_passes(&count, 3);
     let bg = b.read("/bg").trim().to_string();
     let images = h.temp_dir().join("images");
+    let t0 = std::time::Instant::now();
     checkpoint(&h, &id, &images, &[]);
+    eprintln!("TIMING checkpoint {:?}", t0.elapsed());
     // the container is gone, as with runc
     assert!(h.status(&id).is_none(), "checkpoint removes the container");
     let at_dump = count_in(&count);
@@ -470,6 +472,7 @@ fn checkpoint_and_restore_keep_a_counter_and_the_pids_inside() {
         "nothing counts after the checkpoint"
     );
     let pid_file = h.temp_dir().join("pid");
+    let t1 = std::time::Instant::now();
     restore(
         &h,
         &id,
@@ -478,6 +481,7 @@ fn checkpoint_and_restore_keep_a_counter_and_the_pids_inside() {
         &["--pid-file", pid_file.to_str().unwrap()],
     )
     .ok();
+    eprintln!("TIMING restore {:?}", t1.elapsed());
     let state = h.state(&id);
     assert_eq!(state["status"], "running", "{state}");
     let pid = std::fs::read_to_string(&pid_file).unwrap();
