@@ -36,12 +36,16 @@ pub const NEEDS: &[&str] = &[
     "exit",
 ];
 
-/// The compiled program (built on first use in this test process).
+/// The compiled program (built on first use in this test process), under `$HULL_TEST_TOOLS`
+/// when set (the cgroup v2 guest, whose `target/` is read-only), else `target/test-tools/`.
 pub fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = crate::workspace_dir().join("target/test-tools");
-        std::fs::create_dir_all(&dir).expect("create target/test-tools");
+        let dir = match std::env::var_os("HULL_TEST_TOOLS") {
+            Some(dir) => PathBuf::from(dir),
+            None => crate::workspace_dir().join("target/test-tools"),
+        };
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         let src = crate::workspace_dir().join("tests/fixtures/sysc.c");
         let bin = dir.join("sysc");
         // Built under a name of its own, then renamed: tests in other processes race here.

@@ -7,7 +7,8 @@
 # `hullvm_mode=` says, in a child cgroup (as on a systemd host, where the caller is never in
 # the root cgroup):
 # - tests (tests/vm/run-v2.sh): runs each test binary of `<results>/plan` and writes there
-#     output.log   every line the tests printed, prefixed "[cgroup v2 guest]"
+#     output.log   every line the tests printed, prefixed "[cgroup v2 guest] <binary>:"
+#     <n>.out      the output of the plan's n-th test binary, as is
 #     summary.txt  one line per binary, the tests that passed, and the totals
 #     status       0 when every test passed, else 1 (missing: the guest never finished)
 # - bench (tests/vm/bench-v2.sh): runs bench/lifecycle.sh with the hull of `hullvm_hull=` and
@@ -68,64 +69,127 @@ setup() {
     return 0
 }
 
-# Runs the plan (in the background of PID 1, which stays free to reap orphans).
-run_tests() {
-    log="$results/output.log"
-    summary="$results/summary.txt"
-    : >"$log"
-    : >"$summary"
-    # The tests' own cgroup: a child of the root, like a systemd service or session scope.
-    mkdir -p /sys/fs/cgroup/hull-v2-tests
-    echo 0 >/sys/fs/cgroup/hull-v2-tests/cgroup.procs
-    # CRIU works on this kernel (not on the host's): the checkpoint tests must not skip here.
-    export HULL_REQUIRE_CRIU=1
-
-    {
-        echo "kernel $(uname -r): $(cat /proc/cmdline)"
-        echo "/sys/fs/cgroup: $(grep " /sys/fs/cgroup " /proc/mounts | cut -d" " -f3) with controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
-        echo "v1 hierarchies mounted: $(grep -c ' - cgroup ' /proc/self/mountinfo)"
-        echo "the tests run in cgroup $(cat /proc/self/cgroup); booted in $(cut -d' ' -f1 /proc/uptime) s"
-    } | sed "s/^/$P /" | tee -a "$log" >/dev/console
-
-    status=0
-    passed=0
-    failed=0
-    while read -r name filter; do
-        case "$name" in "" | "#"*) continue ;; esac
-        exe=$(sed -n "s/^$name //p" "$results/executables" | head -n 1)
-        if [ -z "$exe" ]; then
-            echo "$P $name: no test executable was built" | tee -a "$log" >/dev/console
-            echo "FAIL $name: not built" >>"$summary"
-            status=1
-            continue
-        fi
-        echo "$P ==== $name $filter" | tee -a "$log" >/dev/console
+# Runs one line of the plan: test binary $2 with filter $3..., as job $1; writes
+# <results>/$1.out (its output), $1.rc (its exit status) and $1.secs (its wall time), and
+# appends its output to the log and the console in one block once it finished (blocks of
+# binaries run at the same time never mix; every line prefixed "[cgroup v2 guest] <binary>:").
+run_one() {
+    job=$1 name=$2
+    shift 2
+    out="$results/$job.out"
+    exe=$(sed -n "s/^$name //p" "$results/executables" | head -n 1)
+    if [ -z "$exe" ]; then
+        echo "no test executable was built" >"$out"
+        echo 127 >"$results/$job.rc"
+        echo 0 >"$results/$job.secs"
+    else
+        echo "$P ==== $name $* (started)" | locked_append
         start=$(cut -d' ' -f1 /proc/uptime)
         # CRIU runs tar (tmpfs contents), ip and iptables by name: the checkpoint tests get
         # the host's tools first in PATH, not busybox's applets.
         tpath=$PATH
         [ "$name" = checkpoint ] && tpath=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-        {
-            # shellcheck disable=SC2086 # the filter is a list of arguments
-            PATH=$tpath "$exe" --test-threads 1 $filter 2>&1
-            echo $? >/run/rc
-        } | tee "$results/$name.out" | sed "s/^/$P /" | tee -a "$log" >/dev/console
-        rc=$(cat /run/rc)
+        # shellcheck disable=SC2068 # the filter is a list of arguments
+        PATH=$tpath "$exe" --test-threads 1 $@ >"$out" 2>&1
+        echo $? >"$results/$job.rc"
         end=$(cut -d' ' -f1 /proc/uptime)
-        p=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' "$results/$name.out" | tail -n 1)
-        f=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$results/$name.out" | tail -n 1)
+        awk "BEGIN { printf \"%.0f\\n\", $end - $start }" >"$results/$job.secs"
+    fi
+    {
+        echo "$P ==== $name $* (exit $(cat "$results/$job.rc"), $(cat "$results/$job.secs")s):"
+        sed "s|^|$P $name: |" "$out"
+    } | locked_append
+}
+
+# Appends stdin to the log and the console under a lock (a directory: busybox has no flock).
+locked_append() {
+    buf=$(cat)
+    until mkdir "$results/.lock" 2>/dev/null; do sleep 0.1; done
+    printf '%s\n' "$buf" | tee -a "$log" >/dev/console
+    rmdir "$results/.lock"
+}
+
+# Runs the jobs listed in file $1 ("<job> <binary> [filter...]" lines) on $jobs lanes: lane k
+# runs every jobs-th line from line k, one binary after the other; the lanes run at once.
+run_segment() {
+    n=$(wc -l <"$1")
+    [ "$n" -gt 0 ] || return 0
+    lane=1
+    while [ "$lane" -le "$jobs" ]; do
+        awk -v k="$lane" -v j="$jobs" '(NR - k) % j == 0' "$1" >"$1.lane$lane"
+        (while read -r job name filter; do
+            # shellcheck disable=SC2086 # the filter is a list of arguments
+            run_one "$job" "$name" $filter
+        done <"$1.lane$lane") &
+        lane=$((lane + 1))
+    done
+    wait
+    : >"$1"
+}
+
+# Runs the plan (in the background of PID 1, which stays free to reap orphans): the binaries
+# between two `wait` lines run $jobs at a time (`hullvm_jobs=`, default the guest's CPUs, as
+# nextest runs binaries on a host), each with one test thread; a `wait` line lets everything
+# above finish first (the leak check comes after one).
+run_tests() {
+    log="$results/output.log"
+    summary="$results/summary.txt"
+    : >"$log"
+    : >"$summary"
+    rm -rf "$results/.lock"
+    jobs=$(arg hullvm_jobs)
+    [ -n "$jobs" ] && [ "$jobs" -gt 0 ] 2>/dev/null || jobs=$(nproc)
+    # The tests' own cgroup: a child of the root, like a systemd service or session scope.
+    mkdir -p /sys/fs/cgroup/hull-v2-tests
+    echo 0 >/sys/fs/cgroup/hull-v2-tests/cgroup.procs
+    # CRIU works on this kernel (not on the host's): the checkpoint tests must not skip here.
+    export HULL_REQUIRE_CRIU=1
+    # sysc (tests/support/sysc.rs) is built here: the host's target/ is read-only.
+    export HULL_TEST_TOOLS=/tmp/hull-test-tools
+
+    {
+        echo "kernel $(uname -r): $(cat /proc/cmdline)"
+        echo "/sys/fs/cgroup: $(grep " /sys/fs/cgroup " /proc/mounts | cut -d" " -f3) with controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+        echo "v1 hierarchies mounted: $(grep -c ' - cgroup ' /proc/self/mountinfo)"
+        echo "the tests run in cgroup $(cat /proc/self/cgroup), $jobs test binaries at a time; booted in $(cut -d' ' -f1 /proc/uptime) s"
+    } | sed "s/^/$P /" | tee -a "$log" >/dev/console
+
+    segment="$results/segment"
+    : >"$segment"
+    job=0
+    while read -r name filter; do
+        case "$name" in
+        "" | "#"*) continue ;;
+        wait) run_segment "$segment" ;;
+        *)
+            job=$((job + 1))
+            echo "$job $name $filter" >>"$segment"
+            echo "$job $name $filter" >>"$results/jobs"
+            ;;
+        esac
+    done <"$results/plan"
+    run_segment "$segment"
+
+    status=0
+    passed=0
+    failed=0
+    while read -r job name filter; do
+        out="$results/$job.out"
+        rc=$(cat "$results/$job.rc" 2>/dev/null || echo 2)
+        secs=$(cat "$results/$job.secs" 2>/dev/null || echo "?")
+        p=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' "$out" | tail -n 1)
+        f=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$out" | tail -n 1)
         passed=$((passed + ${p:-0}))
         failed=$((failed + ${f:-0}))
-        secs=$(awk "BEGIN { printf \"%.0f\", $end - $start }")
         if [ "$rc" -eq 0 ]; then
             echo "PASS $name: ${p:-0} passed (${secs}s)" >>"$summary"
         else
-            echo "FAIL $name: ${p:-0} passed, ${f:-?} failed, exit $rc (${secs}s)" >>"$summary"
+            echo "FAIL $name${filter:+ $filter}: ${p:-0} passed, ${f:-?} failed, exit $rc (${secs}s)" >>"$summary"
             status=1
         fi
         sed -n 's/^test \(.*\) \.\.\. ok$/    ran on cgroup v2, passed: \1/p; s/^test \(.*\) \.\.\. FAILED$/    ran on cgroup v2, FAILED: \1/p' \
-            "$results/$name.out" >>"$summary"
-    done <"$results/plan"
+            "$out" >>"$summary"
+    done <"$results/jobs"
     echo "TOTAL: $passed passed, $failed failed on cgroup v2 (kernel $(uname -r)) in $(cut -d' ' -f1 /proc/uptime) s of guest uptime" >>"$summary"
     echo "$status" >"$results/status"
     sync
