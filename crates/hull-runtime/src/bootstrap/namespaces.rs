@@ -78,6 +78,15 @@ impl Plan {
         !self.join.is_empty() || self.time_offsets.is_some()
     }
 
+    /// Whether an existing user namespace is joined before the clone: the cloning process then
+    /// has no rights over the host's cgroup files, so `CLONE_INTO_CGROUP` fails (EACCES) and
+    /// the process must be moved into its cgroup from outside, after the clone.
+    pub fn joins_user_ns(&self) -> bool {
+        self.join
+            .iter()
+            .any(|(kind, _)| *kind == LinuxNamespaceType::User)
+    }
+
     /// A plan that creates nothing and joins `join` (in the right order).
     pub fn joining(mut join: Vec<(LinuxNamespaceType, PathBuf)>) -> Plan {
         join.sort_by_key(|(kind, _)| join_rank(*kind));

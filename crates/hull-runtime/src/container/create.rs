@@ -152,7 +152,12 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
         idmapped: &idmapped,
     };
     super::cgroup::warn_if_not_empty(undo.manager()?)?;
-    let into_cgroup = super::cgroup::clone_target(undo.manager()?)?;
+    // Joining a user namespace takes the rights CLONE_INTO_CGROUP needs: then init is moved
+    // into its cgroup after the clone.
+    let into_cgroup = match plan.joins_user_ns() {
+        true => None,
+        false => super::cgroup::clone_target(undo.manager()?)?,
+    };
     super::cgroup::refuse_frozen(undo.manager()?)?;
     let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
     let cloned_into_cgroup = into_fd.is_some();

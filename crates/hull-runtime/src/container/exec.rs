@@ -58,7 +58,12 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let (preserve, console_fd) = (opts.preserve_fds, console.init_end());
     let spec = &c.record.spec;
     let cgroup = super::cgroup::for_exec(&c.record, &opts.sub_cgroups)?;
-    let into_cgroup = super::cgroup::clone_target(cgroup.as_ref())?;
+    // Joining the container's user namespace takes the rights CLONE_INTO_CGROUP needs: then
+    // the process joins its cgroup after the clone only (below).
+    let into_cgroup = match plan.joins_user_ns() {
+        true => None,
+        false => super::cgroup::clone_target(cgroup.as_ref())?,
+    };
     let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
     let agent = crate::security::connect_seccomp_agent(spec)?;
     let pid = spawn_init(&plan, into_fd, &parent, child, &[], |chan| {

@@ -5,7 +5,7 @@ use std::path::Path;
 use nix::sys::signal::Signal;
 
 use super::state::{Container, Status};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pidfd::PidFd;
 
 /// Send `signal` to container `id`'s init (or, with `all`, to every process of it);
@@ -24,9 +24,15 @@ pub fn kill(root: &Path, id: &str, signal: Option<Signal>, all: bool) -> Result<
 
 /// Signal init; a process that has just gone is not an error.
 pub fn signal_init(c: &Container, signal: impl Into<Option<Signal>>) -> Result<()> {
-    match PidFd::open(c.record.pid, c.record.pid_start)? {
-        Some(pidfd) => pidfd.signal(signal),
-        None => Ok(()),
+    // It may exit between the open and the signal (`delete --force` has just killed the rest
+    // of the cgroup): the pidfd then says ESRCH.
+    match PidFd::open(c.record.pid, c.record.pid_start)?.map(|pidfd| pidfd.signal(signal)) {
+        Some(Err(Error::Sys {
+            source: nix::errno::Errno::ESRCH,
+            ..
+        }))
+        | None => Ok(()),
+        Some(result) => result,
     }
 }
 
