@@ -35,10 +35,6 @@ TESTS=$(sed -e 's/#.*//' "$LIST" | awk 'NF && $1 != "wait" { print $1 }' | sort 
 [ -n "$TESTS" ] || die "no tests in $LIST"
 say "building hull and the test binaries: $(echo "$TESTS" | tr '\n' ' ')"
 cargo build -q -p hull
-# crash.rs's hull with fault points, built here (its own cargo call is then an up-to-date check)
-if echo "$TESTS" | grep -qx crash; then
-    cargo build -q -p hull --features failpoints --target-dir target/failpoints
-fi
 mkdir -p "$VM"
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
