@@ -38,8 +38,10 @@ impl PidFd {
         // SAFETY: pidfd_open takes a pid and flags; it returns a new fd or -1.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
         if fd < 0 {
+            // EINVAL (flags are 0): the pid is allocated but its process is gone, being
+            // reaped (or it is a thread's id, not a process's): no such process either.
             return match nix::errno::Errno::last() {
-                nix::errno::Errno::ESRCH => Ok(None),
+                nix::errno::Errno::ESRCH | nix::errno::Errno::EINVAL => Ok(None),
                 e => Err(e).ctx(|| format!("pidfd_open {pid}")),
             };
         }
