@@ -303,11 +303,30 @@ fn open_tree(source: &Path, recursive: bool) -> nix::Result<OwnedFd> {
 
 /// `mount_setattr(tree, "", AT_EMPTY_PATH [| AT_RECURSIVE], {MOUNT_ATTR_IDMAP, userns})`.
 fn set_idmap(tree: &OwnedFd, userns: &File, recursive: bool) -> nix::Result<()> {
+    mount_setattr(
+        tree,
+        MOUNT_ATTR_IDMAP,
+        0,
+        userns.as_raw_fd() as u64,
+        recursive,
+    )
+}
+
+/// `mount_setattr(mount, "", AT_EMPTY_PATH [| AT_RECURSIVE], {set, clear, 0, userns_fd})`: set
+/// and clear `MOUNT_ATTR_*` bits of the mount whose root `mount` is (and of every mount under
+/// it with `recursive`). Shared by id-mapped mounts and the recursive mount options.
+pub(crate) fn mount_setattr(
+    mount: &OwnedFd,
+    set: u64,
+    clear: u64,
+    userns_fd: u64,
+    recursive: bool,
+) -> nix::Result<()> {
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
+        attr_set: set,
+        attr_clr: clear,
         propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
+        userns_fd,
     };
     let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
     if recursive {
@@ -318,7 +337,7 @@ fn set_idmap(tree: &OwnedFd, userns: &File, recursive: bool) -> nix::Result<()> 
     let ret = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
+            mount.as_raw_fd(),
             c"".as_ptr(),
             flags,
             &attr as *const MountAttr,

@@ -2,9 +2,7 @@
 //! applied with `mount_setattr(AT_RECURSIVE)` to a mount and every mount under it, which a
 //! plain remount cannot do (newer docker's and Kubernetes' recursive read-only mounts).
 
-use std::os::fd::{AsRawFd, OwnedFd};
-
-use nix::errno::Errno;
+use std::os::fd::OwnedFd;
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
 const MOUNT_ATTR_NOSUID: u64 = 0x2;
@@ -23,15 +21,6 @@ const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x20_0000;
 pub struct RecursiveAttrs {
     set: u64,
     clear: u64,
-}
-
-/// `struct mount_attr` of `<linux/mount.h>` (version 0, 32 bytes).
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
 }
 
 /// The recursive option words, as `hull features` lists them.
@@ -105,29 +94,7 @@ impl RecursiveAttrs {
 
     /// Apply to the mount `mounted` (an fd of its root) and every mount under it.
     pub fn apply(&self, mounted: &OwnedFd) -> nix::Result<()> {
-        let attr = MountAttr {
-            attr_set: self.set,
-            attr_clr: self.clear,
-            propagation: 0,
-            userns_fd: 0,
-        };
-        let flags = (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
-        // SAFETY: the path is a static empty C string and `attr` a live struct of the size
-        // passed; both outlive the call.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_mount_setattr,
-                mounted.as_raw_fd(),
-                c"".as_ptr(),
-                flags,
-                &attr as *const MountAttr,
-                std::mem::size_of::<MountAttr>(),
-            )
-        };
-        if ret < 0 {
-            return Err(Errno::last());
-        }
-        Ok(())
+        crate::bootstrap::idmap_mount::mount_setattr(mounted, self.set, self.clear, 0, true)
     }
 }
 
