@@ -4,6 +4,7 @@ use hull_integration::mountinfo::{has_opt, mount_line, HostMount};
 use hull_integration::{unique, Hull};
 use serde_json::json;
 use std::ffi::CString;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 #[test]
@@ -425,4 +426,87 @@ fn dangling_symlink_target_is_created_inside() {
             mount_line(&out.stdout, &dest).unwrap_or_else(|| panic!("no {dest}: {out}"));
         assert_eq!(fstype, "tmpfs");
     }
+}
+
+/// A bind mount onto `/` replaces the rootfs: the container's root is the bind source, and the
+/// mounts after it are made on top of it (runc alike); the bundle's rootfs is left as it was.
+#[test]
+fn bind_mount_onto_root_replaces_the_rootfs() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    let other = h.temp_dir();
+    hull_integration::bundle::build_rootfs(&other);
+    std::fs::write(other.join("marker"), "other\n").unwrap();
+    std::fs::write(b.host_path("/marker"), "bundle\n").unwrap();
+    std::fs::remove_dir(other.join("mnt")).unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.insert(
+        0,
+        json!({"destination": "/", "type": "bind", "source": other, "options": ["rbind"]}),
+    );
+    b.add_mount(json!({"destination": "/mnt/later", "type": "tmpfs", "source": "tmpfs"}));
+    b.sh("cat /marker; [ -c /dev/null ] && echo null=ok; cat /proc/self/mountinfo");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let first = out.stdout.lines().next().unwrap_or_default();
+    assert_eq!(first, "other", "{out}");
+    assert!(out.stdout.lines().any(|l| l == "null=ok"), "{out}");
+    let root = out
+        .stdout
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/"))
+        .unwrap_or_else(|| panic!("no / in {out}"));
+    assert_eq!(
+        root.split_whitespace().nth(3),
+        Some(other.to_str().unwrap()),
+        "{root}"
+    );
+    for dest in ["/proc", "/dev", "/sys", "/mnt/later"] {
+        assert!(mount_line(&out.stdout, dest).is_some(), "no {dest}: {out}");
+    }
+    assert!(other.join("mnt/later").is_dir(), "made in the new root");
+    assert!(!b.host_path("/mnt/later").exists(), "made in the old root");
+}
+
+/// A tmpfs onto `/` replaces the rootfs with an empty tmpfs (with the mode of the rootfs
+/// directory), on which the later mounts are made; `root.readonly` makes it read-only. (A bind
+/// source under the rootfs would be hidden by then, as with runc.)
+#[test]
+fn tmpfs_onto_root_replaces_the_rootfs() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    std::fs::set_permissions(b.rootfs(), PermissionsExt::from_mode(0o750)).unwrap();
+    let other = h.temp_dir();
+    hull_integration::bundle::build_rootfs(&other);
+    let bin = other.join("bin");
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.insert(
+        0,
+        json!({"destination": "/bin", "type": "bind", "source": bin, "options": ["rbind", "ro"]}),
+    );
+    mounts.insert(
+        0,
+        json!({"destination": "/", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}),
+    );
+    b.root_readonly(true).sh(
+        "ls /; stat -c 'mode=%a' /; touch /x 2>/dev/null || echo root=readonly; \
+         cat /proc/self/mountinfo",
+    );
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let names: Vec<&str> = out
+        .stdout
+        .lines()
+        .take_while(|l| !l.starts_with("mode="))
+        .collect();
+    assert_eq!(names, ["bin", "dev", "proc", "sys"], "{out}");
+    for want in ["mode=750", "root=readonly"] {
+        assert!(
+            out.stdout.lines().any(|l| l == want),
+            "missing {want:?}: {out}"
+        );
+    }
+    let (opts, fstype, _) = mount_line(&out.stdout, "/").unwrap();
+    assert_eq!(fstype, "tmpfs", "{out}");
+    assert!(has_opt(&opts, "ro"), "{opts}");
+    assert!(mount_line(&out.stdout, "/bin").is_some(), "{out}");
+    assert!(!b.host_path("/x").exists());
 }

@@ -123,6 +123,31 @@ fn make(parent: &OwnedFd, name: &Path, create: Create) -> nix::Result<()> {
     }
 }
 
+/// Open the directory `rootfs` (a host path) as the `root` of the other functions here.
+pub fn open_root(rootfs: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("open the rootfs {}", rootfs.display()))
+}
+
+/// Whether `path` (a container path) resolves to the root of `root` itself: `/`, or a
+/// symlink to it. A mount there covers the whole rootfs.
+pub fn is_root(root: &OwnedFd, path: &Path) -> bool {
+    let Ok(fd) = lookup(root, path) else {
+        return false;
+    };
+    match (
+        std::fs::read_link(fd_path(&fd)),
+        std::fs::read_link(fd_path(root)),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// The `/proc/self/fd/N` path through which `mount(2)` reaches an fd from [`open`].
 pub fn fd_path(fd: &OwnedFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))

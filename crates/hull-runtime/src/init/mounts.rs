@@ -28,9 +28,12 @@ impl DevReadOnly {
     }
 }
 
-/// Mount every entry of `mounts` under the rootfs opened as `root`.
+/// Mount every entry of `mounts` under the rootfs `rootfs`, opened as `root`. A mount that
+/// lands on the root itself (destination `/`, or a symlink to it) replaces the rootfs, as in
+/// runc: `root` is reopened on it, so the later mounts (and the devices) are made on top of it.
 pub fn mount_all(
-    root: &OwnedFd,
+    root: &mut OwnedFd,
+    rootfs: &Path,
     bundle: &Path,
     mounts: &[Mount],
     new_cgroupns: bool,
@@ -46,7 +49,12 @@ pub fn mount_all(
         let dev_ro = m.typ().as_deref() == Some("tmpfs")
             && m.destination() == Path::new("/dev")
             && opts.flags.contains(MsFlags::MS_RDONLY);
-        mount_one(root, bundle, m, new_cgroupns, idmapped.get(i), dev_ro)?;
+        let replaces_root = inroot::is_root(root, m.destination());
+        let after = mount_one(root, bundle, m, new_cgroupns, idmapped.get(i), dev_ro)?;
+        if replaces_root {
+            *root = inroot::open_root(rootfs)?;
+        }
+        finish_one(root, m, after, dev_ro)?;
         if dev_ro {
             dev = DevReadOnly(Some(opts));
         }
@@ -54,6 +62,15 @@ pub fn mount_all(
     Ok(dev)
 }
 
+/// What is left to do once a mount is made: remount a bind with its flags, or fill a tmpfs
+/// from the directory it covers; then the recursive attributes and the propagation.
+enum After {
+    Remount(MountOptions),
+    Tmpfs(Option<OwnedFd>),
+    Nothing,
+}
+
+/// Make mount `m` itself (the part that depends on what was there before it).
 fn mount_one(
     root: &OwnedFd,
     bundle: &Path,
@@ -61,61 +78,63 @@ fn mount_one(
     new_cgroupns: bool,
     idmapped: Option<&OwnedFd>,
     read_only_later: bool,
-) -> Result<()> {
+) -> Result<After> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
     if let Some(tree) = idmapped {
-        attach_idmapped(root, tree, dest, &opts)?;
-    } else if opts.is_bind() {
-        bind(
-            root,
-            &crate::spec::query::mount_source(bundle, m),
-            dest,
-            &opts,
-        )?;
-    } else if typ == "cgroup" || typ == "cgroup2" {
+        attach_idmapped(root, tree, dest)?;
+        return Ok(After::Remount(opts));
+    }
+    if opts.is_bind() {
+        let source = crate::spec::query::mount_source(bundle, m);
+        bind_only(root, &source, dest, &opts)?;
+        return Ok(After::Remount(opts));
+    }
+    if typ == "cgroup" || typ == "cgroup2" {
         super::cgroupfs::mount(root, dest, &opts, new_cgroupns)?;
-    } else {
-        let source = m
-            .source()
-            .as_deref()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from(typ));
-        // A tmpfs may need the directory it covers, if there was one: to copy it
-        // (tmpcopyup), or for its mode.
-        let (target, covered) = match inroot::open(root, dest, Create::Nothing) {
-            Ok(target) if typ == "tmpfs" => {
-                let dir =
-                    tmpcopyup::open_dir(&target).ctx(|| format!("open {}", dest.display()))?;
-                (target, Some(dir))
-            }
-            Ok(target) => (target, None),
-            Err(Error::Sys {
-                source: Errno::ENOENT,
-                ..
-            }) => (inroot::open(root, dest, Create::Dir)?, None),
-            Err(e) => return Err(e),
-        };
-        let mut flags = opts.flags.difference(MsFlags::MS_REMOUNT);
-        if opts.tmpcopyup || read_only_later {
-            // written to first, made read-only after the copy (or by the caller)
-            flags.remove(MsFlags::MS_RDONLY);
+        return Ok(After::Nothing);
+    }
+    let source = m
+        .source()
+        .as_deref()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(typ));
+    // A tmpfs may need the directory it covers, if there was one: to copy it
+    // (tmpcopyup), or for its mode.
+    let (target, covered) = match inroot::open(root, dest, Create::Nothing) {
+        Ok(target) if typ == "tmpfs" => {
+            let dir = tmpcopyup::open_dir(&target).ctx(|| format!("open {}", dest.display()))?;
+            (target, Some(dir))
         }
-        let data = opts.data();
-        match mount(
-            Some(&source),
-            &inroot::fd_path(&target),
-            Some(typ),
-            flags,
-            data.as_deref(),
-        ) {
-            // sysfs cannot be mounted without a network namespace of our own: bind the host's.
-            Err(Errno::EPERM) if typ == "sysfs" => {
-                let fallback = mount_options::parse(&["rbind", "nosuid", "nodev", "noexec", "ro"]);
-                return bind(root, Path::new("/sys"), dest, &fallback);
-            }
-            other => other.ctx(|| {
+        Ok(target) => (target, None),
+        Err(Error::Sys {
+            source: Errno::ENOENT,
+            ..
+        }) => (inroot::open(root, dest, Create::Dir)?, None),
+        Err(e) => return Err(e),
+    };
+    let mut flags = opts.flags.difference(MsFlags::MS_REMOUNT);
+    if opts.tmpcopyup || read_only_later {
+        // written to first, made read-only after the copy (or by the caller)
+        flags.remove(MsFlags::MS_RDONLY);
+    }
+    let data = opts.data();
+    match mount(
+        Some(&source),
+        &inroot::fd_path(&target),
+        Some(typ),
+        flags,
+        data.as_deref(),
+    ) {
+        // sysfs cannot be mounted without a network namespace of our own: bind the host's.
+        Err(Errno::EPERM) if typ == "sysfs" => {
+            let fallback = mount_options::parse(&["rbind", "nosuid", "nodev", "noexec", "ro"]);
+            bind_only(root, Path::new("/sys"), dest, &fallback)?;
+            Ok(After::Remount(fallback))
+        }
+        other => {
+            other.ctx(|| {
                 let data = data
                     .as_deref()
                     .map(|d| format!(" with data {d:?}"))
@@ -125,14 +144,30 @@ fn mount_one(
                     source.display(),
                     dest.display()
                 )
-            })?,
+            })?;
+            Ok(match typ {
+                "tmpfs" => After::Tmpfs(covered),
+                _ => After::Nothing,
+            })
         }
-        if let Some(covered) = covered {
-            fill_tmpfs(root, dest, &opts, &covered)?;
+    }
+}
+
+/// The rest of mount `m` once it is made (see [`After`]), on the mount now at its destination.
+fn finish_one(root: &OwnedFd, m: &Mount, after: After, read_only_later: bool) -> Result<()> {
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+    let dest = m.destination();
+    match after {
+        After::Remount(asked) => remount_with_options(root, dest, &asked)?,
+        After::Tmpfs(covered) => {
+            if let Some(covered) = covered {
+                fill_tmpfs(root, dest, &opts, &covered)?;
+            }
+            if opts.tmpcopyup && !read_only_later && opts.flags.contains(MsFlags::MS_RDONLY) {
+                remount_tmpfs_read_only(root, dest, &opts)?;
+            }
         }
-        if opts.tmpcopyup && !read_only_later && opts.flags.contains(MsFlags::MS_RDONLY) {
-            remount_tmpfs_read_only(root, dest, &opts)?;
-        }
+        After::Nothing => {}
     }
     if !opts.recursive.is_empty() {
         let mounted = inroot::open(root, dest, Create::Nothing)?;
@@ -190,6 +225,12 @@ fn remount_tmpfs_read_only(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> 
 
 /// Bind-mount a host path, then remount with the requested flags if any.
 pub fn bind(root: &OwnedFd, source: &Path, dest: &Path, opts: &MountOptions) -> Result<()> {
+    bind_only(root, source, dest, opts)?;
+    remount_with_options(root, dest, opts)
+}
+
+/// Bind-mount a host path onto `dest` (bind or rbind only: no other flag yet).
+fn bind_only(root: &OwnedFd, source: &Path, dest: &Path, opts: &MountOptions) -> Result<()> {
     let meta =
         std::fs::metadata(source).ctx(|| format!("bind mount source {}", source.display()))?;
     let create = if meta.is_dir() {
@@ -206,21 +247,19 @@ pub fn bind(root: &OwnedFd, source: &Path, dest: &Path, opts: &MountOptions) -> 
         bind_flags,
         None::<&str>,
     )
-    .ctx(|| format!("bind mount {} on {}", source.display(), dest.display()))?;
-    remount_with_options(root, dest, opts)
+    .ctx(|| format!("bind mount {} on {}", source.display(), dest.display()))
 }
 
 /// Attach a detached id-mapped mount made by the parent (see `bootstrap::idmap_mount`) onto
-/// `dest`, then remount it with the requested flags if any, as [`bind`] does.
-fn attach_idmapped(root: &OwnedFd, tree: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
+/// `dest`; its flags are set afterwards, as for [`bind`].
+fn attach_idmapped(root: &OwnedFd, tree: &OwnedFd, dest: &Path) -> Result<()> {
     let is_dir = nix::sys::stat::fstat(tree.as_fd())
         .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
         .ctx(|| format!("stat the id-mapped source of {}", dest.display()))?;
     let create = if is_dir { Create::Dir } else { Create::File };
     let target = inroot::open(root, dest, create)?;
     idmap_mount::attach(tree, &target)
-        .ctx(|| format!("move the id-mapped mount onto {}", dest.display()))?;
-    remount_with_options(root, dest, opts)
+        .ctx(|| format!("move the id-mapped mount onto {}", dest.display()))
 }
 
 /// Remount the bind mount at `dest` with the flags of `opts` beyond bind/rbind, if any.

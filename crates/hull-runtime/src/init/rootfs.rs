@@ -1,15 +1,12 @@
 //! Preparing the rootfs before pivot_root: propagation of `/`, the rootfs bound onto itself,
 //! every mount of the spec, the device nodes and the `/dev` symlinks.
 
-use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, MsFlags};
-use nix::sys::stat::Mode;
 use oci_spec::runtime::Spec;
 
-use super::{devices, mounts, propagation};
+use super::{devices, inroot, mounts, propagation};
 use crate::bootstrap::idmap_mount::IdmappedMounts;
 use crate::error::{Context, Result};
 
@@ -30,14 +27,10 @@ pub fn prepare(
         None::<&str>,
     )
     .ctx(|| format!("bind the rootfs {} onto itself", rootfs.display()))?;
-    let root: OwnedFd = open(
-        rootfs,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .ctx(|| format!("open the rootfs {}", rootfs.display()))?;
+    let mut root = inroot::open_root(rootfs)?;
     let dev = mounts::mount_all(
-        &root,
+        &mut root,
+        rootfs,
         bundle,
         spec.mounts().as_deref().unwrap_or_default(),
         new_cgroupns,
