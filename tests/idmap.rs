@@ -196,6 +196,44 @@ fn exec_sees_the_idmapped_mount() {
 
 /// Create must fail with one line naming `needles`, leaving nothing behind.
 #[track_caller]
+/// Symlinks on the way: a source reached through a symlinked directory (and itself a symlink,
+/// relative to the bundle) under a directory only host root may enter, and a destination
+/// through a symlink inside the rootfs. The mount is made where the links lead, id-mapped.
+#[test]
+fn idmapped_mount_through_symlinks() {
+    let h = Hull::new();
+    let src = host_dir(&h);
+    let mut b = userns_bundle(&h);
+    let private = b.dir.join("private");
+    std::fs::create_dir(&private).unwrap();
+    std::os::unix::fs::symlink(&src, private.join("real")).unwrap();
+    std::os::unix::fs::symlink("real", private.join("link")).unwrap();
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/mnt", b.host_path("/data")).unwrap();
+    b.add_mount(bind(
+        "/data/mapped",
+        Path::new("private/link"),
+        &["rbind", "idmap"],
+    ));
+    let out = run_out(
+        &h,
+        &mut b,
+        "stat -c %u /mnt/mapped/root-file /mnt/mapped/user-file | tr '\\n' ' '; echo; \
+         touch /mnt/mapped/made && echo made",
+    );
+    assert!(out.contains("0 1000 \nmade"), "{out}");
+    assert!(src.join("made").exists(), "made through the link: {out}");
+    assert!(
+        b.host_path("/mnt/mapped").is_dir(),
+        "the target is where /data leads"
+    );
+    assert!(!private.join("made").exists());
+}
+
 fn assert_refused(h: &Hull, b: &Bundle, needles: &[&str]) {
     let id = h.new_id();
     h.create(&id, b).assert_error(needles);

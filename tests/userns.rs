@@ -480,3 +480,45 @@ fn unmapped_process_user_is_refused() {
     b.user(5000, 0, &[]);
     assert_refused(&h, &b, &["uidMappings", "process.user.uid 5000"]);
 }
+
+/// Bind sources the container's mapped root cannot reach (under directories only host root may
+/// enter, one given relative to the bundle, one a file) are mounted all the same: hull opens
+/// them in the container's mount namespace before init needs them, and init mounts from the fd
+/// (runc alike). The container sees them, `exec` too; the host's files are as they were.
+#[test]
+fn bind_sources_only_the_host_can_reach() {
+    let h = Hull::new();
+    let mut b = userns_bundle(&h);
+    let hidden = h.temp_dir();
+    let in_bundle = b.dir.join("private");
+    for (dir, name) in [(&hidden, "one"), (&in_bundle, "two")] {
+        std::fs::create_dir_all(dir.join("dir")).unwrap();
+        std::fs::write(dir.join("dir/foo.txt"), format!("{name}\n")).unwrap();
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    }
+    std::fs::write(hidden.join("file.txt"), "file\n").unwrap();
+    b.add_mount(json!({"destination": "/tmp/mount-1", "type": "bind",
+                        "source": hidden.join("dir"), "options": ["bind"]}))
+        .add_mount(json!({"destination": "/tmp/mount-2", "type": "bind",
+                        "source": "private/dir", "options": ["rbind", "ro"]}))
+        .add_mount(json!({"destination": "/etc/file.txt", "type": "bind",
+                        "source": hidden.join("file.txt"), "options": ["bind"]}));
+    let (id, _) = sleeper(&h, &mut b);
+    let out = exec(
+        &h,
+        &id,
+        &[],
+        &[
+            "sh",
+            "-c",
+            "cat /tmp/mount-1/foo.txt /tmp/mount-2/foo.txt /etc/file.txt; \
+             touch /tmp/mount-2/x 2>/dev/null || echo ro",
+        ],
+    )
+    .ok();
+    assert_eq!(out.stdout, "one\ntwo\nfile\nro\n", "{out}");
+    h.kill(&id, Some("KILL")).ok();
+    h.wait_stopped(&id);
+    h.delete(&id, false).ok();
+    assert_nothing_left(&h, &id, &b.dir);
+}

@@ -17,6 +17,7 @@
 //!                                                    or time offsets), from it
 //!   write uid_map/gid_map (new user namespace)
 //!   put init in the cgroup, set limits
+//!   MountSource{index} + fd ──────────────▶ (kept) one per bind source, user namespace only
 //!   Proceed{state} ───────────────────────▶ loopback up, mounts, devices
 //!   ◀──────────────────────────── RunRuntimeHooks    only when prestart/createRuntime exist
 //!   run prestart + createRuntime hooks
@@ -51,6 +52,9 @@ use crate::error::{Context, Error, Result};
 pub enum Msg {
     /// From the intermediate process: init's pid in the parent's pid namespace.
     InitPid { pid: i32 },
+    /// From the parent, before `Proceed`, with one fd: the source of bind mount `mounts[index]`,
+    /// opened for an init in a user namespace (see `bootstrap::mount_sources`).
+    MountSource { index: usize },
     /// From the parent: init is in its cgroup; go on. Carries the state JSON for hooks.
     Proceed { state: String },
     /// From init: mounts are done; run prestart and createRuntime hooks now.

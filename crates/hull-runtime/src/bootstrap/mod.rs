@@ -4,6 +4,7 @@
 pub mod channel;
 pub mod idmap;
 pub mod idmap_mount;
+pub mod mount_sources;
 pub mod namespaces;
 pub mod parent_death;
 pub mod spawn;

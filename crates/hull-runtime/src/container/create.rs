@@ -189,6 +189,10 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     }
     fault::point("create::in-cgroup");
     super::net_devices::move_in(pid, &bundle.spec)?;
+    if plan.new.contains(CloneFlags::CLONE_NEWUSER) || plan.joins_user_ns() {
+        let spec = &bundle.spec;
+        crate::bootstrap::mount_sources::send(&parent, pid, spec, &bundle.dir, &idmapped)?;
+    }
     drive_init(&parent, &record)?;
     fault::point("create::ready");
     record.creating = false;

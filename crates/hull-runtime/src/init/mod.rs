@@ -35,6 +35,7 @@ use nix::sys::stat::{umask, Mode};
 use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
 
 use crate::bootstrap::channel::{Channel, Msg};
+use crate::bootstrap::mount_sources::MountSources;
 use crate::bootstrap::parent_death;
 use crate::error::{Context as _, Error, Result};
 use crate::hooks::{self, HookPoint};
@@ -96,7 +97,7 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     if let Some(process) = spec.process() {
         set_initial_affinity(process).map_err(at("execCPUAffinity"))?;
     }
-    let state = wait_proceed(chan).map_err(at("wait for the parent"))?;
+    let (state, sources) = wait_proceed(chan).map_err(at("wait for the parent"))?;
     // Only now: until the parent has written our id maps it must be able to open our /proc.
     security::dumpable::forbid().map_err(at("dumpable"))?;
     let agent = security::connect_seccomp_agent(spec).map_err(at("seccomp listener"))?;
@@ -127,6 +128,7 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         &cfg.bundle.rootfs,
         new_cgroupns,
         cfg.idmapped,
+        &sources,
     )
     .map_err(at("rootfs"))?;
     runtime_hooks(chan, spec).map_err(at("prestart and createRuntime hooks"))?;
@@ -221,10 +223,20 @@ pub(crate) fn console_size(process: &Process) -> Option<(u16, u16)> {
     Some((size.height() as u16, size.width() as u16))
 }
 
-fn wait_proceed(chan: &Channel) -> Result<String> {
-    match chan.recv()? {
-        Some(Msg::Proceed { state }) => Ok(state),
-        other => Err(Error::Msg(format!("expected Proceed, got {other:?}"))),
+/// Wait for `Proceed`, keeping the bind sources the parent sends before it.
+fn wait_proceed(chan: &Channel) -> Result<(String, MountSources)> {
+    let mut sources = MountSources::default();
+    loop {
+        match chan.recv_with_fds()? {
+            Some((Msg::MountSource { index }, mut fds)) if fds.len() == 1 => {
+                sources.add(index, fds.remove(0));
+            }
+            Some((Msg::Proceed { state }, _)) => return Ok((state, sources)),
+            other => {
+                let other = other.map(|(m, _)| m);
+                return Err(Error::Msg(format!("expected Proceed, got {other:?}")));
+            }
+        }
     }
 }
 

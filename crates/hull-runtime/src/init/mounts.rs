@@ -11,6 +11,7 @@ use super::inroot::{self, Create};
 use super::mount_options::{self, MountOptions};
 use super::tmpcopyup;
 use crate::bootstrap::idmap_mount::{self, IdmappedMounts};
+use crate::bootstrap::mount_sources::MountSources;
 use crate::error::{Context, Error, Result};
 
 /// A `ro` tmpfs on `/dev`, mounted writable so that the device nodes, `/dev/pts` and the
@@ -38,19 +39,30 @@ pub fn mount_all(
     mounts: &[Mount],
     new_cgroupns: bool,
     idmapped: &IdmappedMounts,
+    sources: &MountSources,
 ) -> Result<DevReadOnly> {
     let mut dev = DevReadOnly(None);
     for (i, m) in mounts.iter().enumerate() {
         let source = mount_options::parse(m.options().as_deref().unwrap_or_default())
             .is_bind()
-            .then(|| crate::spec::query::mount_source(bundle, m));
-        super::procfs::check_mount(root, i, m, source.as_deref())?;
+            .then(|| BindSource {
+                named: crate::spec::query::mount_source(bundle, m),
+                opened: sources.get(i).map(inroot::fd_path),
+            });
+        super::procfs::check_mount(root, i, m, source.as_ref().map(BindSource::path))?;
         let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
         let dev_ro = m.typ().as_deref() == Some("tmpfs")
             && m.destination() == Path::new("/dev")
             && opts.flags.contains(MsFlags::MS_RDONLY);
         let replaces_root = inroot::is_root(root, m.destination());
-        let after = mount_one(root, bundle, m, new_cgroupns, idmapped.get(i), dev_ro)?;
+        let after = mount_one(
+            root,
+            source.as_ref(),
+            m,
+            new_cgroupns,
+            idmapped.get(i),
+            dev_ro,
+        )?;
         if replaces_root {
             *root = inroot::open_root(rootfs)?;
         }
@@ -60,6 +72,20 @@ pub fn mount_all(
         }
     }
     Ok(dev)
+}
+
+/// The source of a bind mount: the path the config names and, in a user namespace, the fd the
+/// parent opened on it (see `bootstrap::mount_sources`), through which it is reached.
+struct BindSource {
+    named: PathBuf,
+    opened: Option<PathBuf>,
+}
+
+impl BindSource {
+    /// The path to reach the source by: the opened fd's, else the named one.
+    fn path(&self) -> &Path {
+        self.opened.as_deref().unwrap_or(&self.named)
+    }
 }
 
 /// What is left to do once a mount is made: remount a bind with its flags, or fill a tmpfs
@@ -73,7 +99,7 @@ enum After {
 /// Make mount `m` itself (the part that depends on what was there before it).
 fn mount_one(
     root: &OwnedFd,
-    bundle: &Path,
+    bind_source: Option<&BindSource>,
     m: &Mount,
     new_cgroupns: bool,
     idmapped: Option<&OwnedFd>,
@@ -86,9 +112,8 @@ fn mount_one(
         attach_idmapped(root, tree, dest)?;
         return Ok(After::Remount(opts));
     }
-    if opts.is_bind() {
-        let source = crate::spec::query::mount_source(bundle, m);
-        bind_only(root, &source, dest, &opts)?;
+    if let Some(source) = bind_source {
+        bind_only(root, source.path(), &source.named, dest, &opts)?;
         return Ok(After::Remount(opts));
     }
     if typ == "cgroup" || typ == "cgroup2" {
@@ -130,7 +155,8 @@ fn mount_one(
         // sysfs cannot be mounted without a network namespace of our own: bind the host's.
         Err(Errno::EPERM) if typ == "sysfs" => {
             let fallback = mount_options::parse(&["rbind", "nosuid", "nodev", "noexec", "ro"]);
-            bind_only(root, Path::new("/sys"), dest, &fallback)?;
+            let sys = Path::new("/sys");
+            bind_only(root, sys, sys, dest, &fallback)?;
             Ok(After::Remount(fallback))
         }
         other => {
@@ -225,14 +251,21 @@ fn remount_tmpfs_read_only(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> 
 
 /// Bind-mount a host path, then remount with the requested flags if any.
 pub fn bind(root: &OwnedFd, source: &Path, dest: &Path, opts: &MountOptions) -> Result<()> {
-    bind_only(root, source, dest, opts)?;
+    bind_only(root, source, source, dest, opts)?;
     remount_with_options(root, dest, opts)
 }
 
-/// Bind-mount a host path onto `dest` (bind or rbind only: no other flag yet).
-fn bind_only(root: &OwnedFd, source: &Path, dest: &Path, opts: &MountOptions) -> Result<()> {
+/// Bind-mount a host path onto `dest` (bind or rbind only: no other flag yet). `source` is
+/// how it is reached, `named` how messages name it.
+fn bind_only(
+    root: &OwnedFd,
+    source: &Path,
+    named: &Path,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<()> {
     let meta =
-        std::fs::metadata(source).ctx(|| format!("bind mount source {}", source.display()))?;
+        std::fs::metadata(source).ctx(|| format!("bind mount source {}", named.display()))?;
     let create = if meta.is_dir() {
         Create::Dir
     } else {
@@ -247,7 +280,7 @@ fn bind_only(root: &OwnedFd, source: &Path, dest: &Path, opts: &MountOptions) ->
         bind_flags,
         None::<&str>,
     )
-    .ctx(|| format!("bind mount {} on {}", source.display(), dest.display()))
+    .ctx(|| format!("bind mount {} on {}", named.display(), dest.display()))
 }
 
 /// Attach a detached id-mapped mount made by the parent (see `bootstrap::idmap_mount`) onto

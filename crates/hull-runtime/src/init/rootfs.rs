@@ -8,6 +8,7 @@ use oci_spec::runtime::Spec;
 
 use super::{devices, inroot, mounts, propagation};
 use crate::bootstrap::idmap_mount::IdmappedMounts;
+use crate::bootstrap::mount_sources::MountSources;
 use crate::error::{Context, Result};
 
 /// Set up everything inside `rootfs` that must exist before it becomes `/`.
@@ -17,6 +18,7 @@ pub fn prepare(
     rootfs: &Path,
     new_cgroupns: bool,
     idmapped: &IdmappedMounts,
+    sources: &MountSources,
 ) -> Result<()> {
     propagation::before_bind(spec, rootfs)?;
     mount(
@@ -35,6 +37,7 @@ pub fn prepare(
         spec.mounts().as_deref().unwrap_or_default(),
         new_cgroupns,
         idmapped,
+        sources,
     )?;
     for node in devices::default_nodes() {
         devices::create(&root, &node)?;
