@@ -239,6 +239,27 @@ fn exec_cap_adds_a_capability() {
     assert!(!cap_bit(&with, "CapAmb", CAP_SYS_ADMIN), "{with}");
 }
 
+/// `--cap` with a name the kernel lacks is left out with runc's warning (as in a config);
+/// the process still runs, with the known one added.
+#[test]
+fn exec_cap_unknown_is_ignored_with_a_warning() {
+    let h = Hull::new();
+    let (_b, id) = running(&h);
+    let out = exec(
+        &h,
+        &id,
+        &["--cap", "CAP_NO_SUCH_THING", "--cap", "CAP_SYS_ADMIN"],
+        &["cat", "/proc/self/status"],
+    )
+    .ok();
+    assert!(
+        out.stderr
+            .contains("ignoring unknown or unavailable capabilities: [CAP_NO_SUCH_THING]"),
+        "{out}"
+    );
+    assert!(cap_bit(&out.stdout, "CapEff", CAP_SYS_ADMIN), "{out}");
+}
+
 #[test]
 fn exec_no_new_privs() {
     let h = Hull::new();
@@ -404,6 +425,38 @@ fn exec_of_a_missing_program_fails_cleanly() {
     assert_eq!(h.status(&id).as_deref(), Some("running"));
 }
 
+/// A failing execve (here a script whose interpreter is missing) is one line in runc's
+/// (Go's) words, which suites match on case by case: `exec /run.sh: no such file or
+/// directory`; for exec and for the container's own process.
+#[test]
+fn a_failed_execve_is_worded_as_runc() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Hull::new();
+    let (b, id) = running(&h);
+    let script = b.host_path("/run.sh");
+    std::fs::write(&script, "#!/mmnnttbb foo bar\nsh\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = exec(&h, &id, &[], &["/run.sh"]);
+    out.assert_error(&[]);
+    assert!(
+        out.stderr
+            .contains("exec /run.sh: no such file or directory"),
+        "{out}"
+    );
+    let mut b = h.bundle();
+    b.args(&["/run.sh"]);
+    let script = b.host_path("/run.sh");
+    std::fs::write(&script, "#!/mmnnttbb foo bar\nsh\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = h.run_fg(&h.new_id(), &b, &[]);
+    out.assert_error(&[]);
+    assert!(
+        out.stderr
+            .contains("exec /run.sh: no such file or directory"),
+        "{out}"
+    );
+}
+
 #[test]
 fn exec_process_json_without_args_is_an_error() {
     let h = Hull::new();
@@ -467,4 +520,37 @@ fn exec_cgroup_runs_in_a_sub_cgroup() {
     out.assert_error(&["nope", "does not exist|no such file"]);
     assert_eq!(out.code(), Some(255), "{out}");
     assert!(!host_cgroup_file(pid, controller, "nope").exists());
+}
+
+/// `exec --cgroup` errors in the words runc's tests match on ("bad sub cgroup path",
+/// " adding pid " ... "no such file or directory", "unknown controller "), and `/` is the
+/// container's own cgroup, as runc joins it.
+#[test]
+fn exec_cgroup_errors_in_runc_words_and_slash_is_the_top() {
+    use hull_integration::cgroup_v2_only;
+    let h = Hull::new();
+    let (_b, id) = running(&h);
+    let init = exec(&h, &id, &[], &["cat", "/proc/self/cgroup"])
+        .ok()
+        .stdout;
+    let top = exec(&h, &id, &["--cgroup", "/"], &["cat", "/proc/self/cgroup"]).ok();
+    assert_eq!(
+        top.stdout, init,
+        "--cgroup / is where exec goes without it:\n{top}"
+    );
+    let out = exec(&h, &id, &["--cgroup", ".."], &["true"]);
+    assert_eq!(out.code(), Some(255), "{out}");
+    assert!(out.stderr.contains("bad sub cgroup path"), "{out}");
+    let out = exec(&h, &id, &["--cgroup", "nonexistent"], &["true"]);
+    assert_eq!(out.code(), Some(255), "{out}");
+    assert!(
+        out.stderr.contains(" adding pid ") && out.stderr.contains("no such file or directory"),
+        "{out}"
+    );
+    if !cgroup_v2_only() {
+        let out = exec(&h, &id, &["--cgroup", "whaaat:/"], &["true"]);
+        assert_eq!(out.code(), Some(255), "{out}");
+        assert!(out.stderr.contains("unknown controller "), "{out}");
+        exec(&h, &id, &["--cgroup", "cpu,cpuacct:/"], &["true"]).ok();
+    }
 }

@@ -225,6 +225,28 @@ fn kill_all_reaches_every_process() {
     h.wait_stopped(&id2);
 }
 
+/// Real-time signals go by number, as runc sends them (docker's `SIGRTMIN+3` arrives as 37);
+/// a number beyond SIGRTMAX is refused, the container untouched.
+#[test]
+fn kill_sends_real_time_signals_by_number() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.root_readonly(false).sh(
+        "trap 'echo RT37 >> /got' 37; trap 'echo RT64 >> /got' 64; touch /ready; \
+         while true; do sleep 0.1; done",
+    );
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    wait_ready(&b);
+    h.kill(&id, Some("37")).ok();
+    hull_integration::wait_file(&b.host_path("/got"), T, |s| s.contains("RT37"));
+    h.kill(&id, Some("64")).ok();
+    let got = hull_integration::wait_file(&b.host_path("/got"), T, |s| s.contains("RT64"));
+    assert_eq!(got.lines().collect::<Vec<_>>(), ["RT37", "RT64"]);
+    h.kill(&id, Some("65")).assert_error(&["signal"]);
+    assert_eq!(h.status(&id).as_deref(), Some("running"));
+}
+
 #[test]
 fn kill_unknown_signal_fails() {
     let h = Hull::new();

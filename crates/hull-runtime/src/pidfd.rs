@@ -5,10 +5,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::Signal;
 
 use crate::container::state::proc_stat;
 use crate::error::{Context, Error, Result};
+use crate::signal::SigNum;
 
 /// A pidfd for a process known to be the one recorded.
 #[derive(Debug)]
@@ -50,9 +50,8 @@ impl PidFd {
     }
 
     /// Send `signal` through the pidfd.
-    pub fn signal(&self, signal: impl Into<Option<Signal>>) -> Result<()> {
-        let signal = signal.into();
-        let number = signal.map_or(0, |s| s as i32);
+    pub fn signal(&self, signal: impl Into<SigNum>) -> Result<()> {
+        let number = signal.into().raw();
         // SAFETY: pidfd_send_signal with a valid pidfd, a signal number, no siginfo, no flags.
         let r = unsafe {
             libc::syscall(

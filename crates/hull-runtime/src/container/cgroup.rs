@@ -55,8 +55,25 @@ pub fn pids(c: &super::state::Container) -> Result<Vec<i32>> {
     Ok(of(record)?.pids()?)
 }
 
+/// `rel` as a path under the container's cgroup, read as runc joins it to the container's
+/// path: `/` and `.` are the container's cgroup itself, `a/../b` is `b`; None when it climbs
+/// out of the container's cgroup.
+fn inside(rel: &str) -> Option<std::path::PathBuf> {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in std::path::Path::new(rel).components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir if out.pop() => {}
+            Component::ParentDir | Component::Prefix(_) => return None,
+            Component::RootDir | Component::CurDir => {}
+        }
+    }
+    Some(out)
+}
+
 /// The manager for an `exec --cgroup [CONTROLLERS:]PATH` process: the container's cgroup with
-/// PATH (relative, existing) under it, in the hierarchies of the named controllers (comma
+/// PATH (inside it, existing) under it, in the hierarchies of the named controllers (comma
 /// separated), or in all of them without. On a v2-only host only one PATH, without
 /// controllers, is accepted (runc's rules).
 pub fn for_exec(record: &Record, subs: &[String]) -> Result<Box<dyn Manager>> {
@@ -80,18 +97,22 @@ pub fn for_exec(record: &Record, subs: &[String]) -> Result<Box<dyn Manager>> {
             Some((c, rel)) => (Some(c.split(',').collect::<Vec<_>>()), rel),
             None => (None, sub.as_str()),
         };
-        let rel = std::path::Path::new(rel);
-        let bad = rel.as_os_str().is_empty()
-            || rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)));
-        if bad {
+        // runc's words, which its tests match on: "bad sub cgroup path", "unknown
+        // controller", " adding pid ... no such file or directory".
+        let rel = inside(rel).ok_or_else(|| {
+            crate::Error::Msg(format!(
+                "--cgroup {sub:?}: bad sub cgroup path: it leaves the container's cgroup"
+            ))
+        })?;
+        if let Some(unknown) = controllers
+            .iter()
+            .flatten()
+            .find(|c| !paths.contains_key(**c))
+        {
             return Err(crate::Error::Msg(format!(
-                "--cgroup {sub:?}: the path must be relative, inside the container's cgroup"
+                "--cgroup {sub:?}: unknown controller {unknown}"
             )));
         }
-        let mut matched = false;
         for (key, dir) in paths.iter_mut() {
             if controllers
                 .as_ref()
@@ -99,20 +120,19 @@ pub fn for_exec(record: &Record, subs: &[String]) -> Result<Box<dyn Manager>> {
             {
                 continue;
             }
-            matched = true;
-            let target = record.cgroup_paths[key].join(rel);
+            let own = &record.cgroup_paths[key];
+            let target = if rel.as_os_str().is_empty() {
+                own.clone()
+            } else {
+                own.join(&rel)
+            };
             if !target.is_dir() {
                 return Err(crate::Error::Msg(format!(
-                    "--cgroup {sub:?}: {} does not exist",
+                    "--cgroup {sub:?}: error adding pid to {}: no such file or directory",
                     target.display()
                 )));
             }
             *dir = target;
-        }
-        if !matched {
-            return Err(crate::Error::Msg(format!(
-                "--cgroup {sub:?}: the container has no such controller"
-            )));
         }
     }
     Ok(hull_cgroups::load_manager(&paths)?)
@@ -214,4 +234,20 @@ pub fn resources(spec: &Spec) -> Result<Option<LinuxResources>> {
     rules.extend(serde_json::from_str::<Vec<LinuxDeviceCgroup>>(ALLOWED_DEVICES).map_err(parse)?);
     res.set_devices(Some(rules));
     Ok(Some(res))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inside;
+
+    #[test]
+    fn sub_cgroup_paths_as_runc_joins_them() {
+        assert_eq!(inside("/").unwrap().as_os_str(), "");
+        assert_eq!(inside("").unwrap().as_os_str(), "");
+        assert_eq!(inside("a/b").unwrap().as_os_str(), "a/b");
+        assert_eq!(inside("/a/./b/../c").unwrap().as_os_str(), "a/c");
+        assert!(inside("..").is_none());
+        assert!(inside("a/../..").is_none());
+        assert!(inside("/../x").is_none());
+    }
 }

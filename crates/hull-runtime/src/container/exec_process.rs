@@ -93,8 +93,11 @@ pub fn with_overrides(c: &Container, o: &Overrides) -> Result<Process> {
     if let Some(label) = &o.process_label {
         p["selinuxLabel"] = json!(label);
     }
-    let process: Process =
-        serde_json::from_value(p).map_err(|e| Error::Msg(format!("exec: invalid process: {e}")))?;
+    // An unknown or unavailable `--cap` is left out with runc's warning, as in a config.
+    let mut config = json!({ "process": p });
+    crate::security::tolerate(&mut config);
+    let process: Process = serde_json::from_value(config["process"].take())
+        .map_err(|e| Error::Msg(format!("exec: invalid process: {e}")))?;
     crate::spec::validate_process(&process)?;
     Ok(process)
 }

@@ -2,15 +2,14 @@
 
 use std::path::Path;
 
-use nix::sys::signal::Signal;
-
 use super::state::{Container, Status};
 use crate::error::{Error, Result};
 use crate::pidfd::PidFd;
+use crate::signal::SigNum;
 
 /// Send `signal` to container `id`'s init (or, with `all`, to every process of it);
-/// None is signal 0, which only checks the processes are there.
-pub fn kill(root: &Path, id: &str, signal: Option<Signal>, all: bool) -> Result<()> {
+/// [`SigNum::CHECK`] (signal 0) only checks the processes are there.
+pub fn kill(root: &Path, id: &str, signal: SigNum, all: bool) -> Result<()> {
     let c = Container::load(root, id)?;
     let status = c.status();
     if status == Status::Stopped && !all {
@@ -23,7 +22,7 @@ pub fn kill(root: &Path, id: &str, signal: Option<Signal>, all: bool) -> Result<
 }
 
 /// Signal init; a process that has just gone is not an error.
-pub fn signal_init(c: &Container, signal: impl Into<Option<Signal>>) -> Result<()> {
+pub fn signal_init(c: &Container, signal: impl Into<SigNum>) -> Result<()> {
     // It may exit between the open and the signal (`delete --force` has just killed the rest
     // of the cgroup): the pidfd then says ESRCH.
     match PidFd::open(c.record.pid, c.record.pid_start)?.map(|pidfd| pidfd.signal(signal)) {
@@ -39,7 +38,7 @@ pub fn signal_init(c: &Container, signal: impl Into<Option<Signal>>) -> Result<(
 /// Signal every process of the container in its cgroup (never another container's that
 /// shares the cgroup, see [`members`](super::members)) or, without a cgroup, in its
 /// namespace, and init, in case it is elsewhere.
-pub fn signal_all(c: &Container, signal: impl Into<Option<Signal>>) -> Result<()> {
+pub fn signal_all(c: &Container, signal: impl Into<SigNum>) -> Result<()> {
     let signal = signal.into();
     super::members::signal_members(c, &super::cgroup::pids(c)?, signal)?;
     signal_init(c, signal)

@@ -16,7 +16,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::Signal;
+use crate::signal::SigNum;
 use serde::{Deserialize, Serialize};
 
 use super::state::Container;
@@ -100,9 +100,9 @@ fn members(c: &Container) -> Result<Members> {
     })
 }
 
-/// Send `signal` (None: signal 0, a check) to every process of `c` among `pids` (its cgroup's), each through a pidfd
+/// Send `signal` (signal 0: a check) to every process of `c` among `pids` (its cgroup's), each through a pidfd
 /// opened before it is checked, so that a recycled pid is never signalled.
-pub fn signal_members(c: &Container, pids: &[i32], signal: Option<Signal>) -> Result<()> {
+pub fn signal_members(c: &Container, pids: &[i32], signal: SigNum) -> Result<()> {
     let Members::In(ns) = members(c)? else {
         return Ok(());
     };
