@@ -156,3 +156,49 @@ fn access_letters_are_read_as_runc_reads_them() {
     }
     effects::access_letters_are_read_as_runc_reads_them();
 }
+
+/// A second container made in a cgroup whose processes run (a shared cgroup) changes its
+/// device list only by the difference (runc's minimal transition): the running container
+/// never loses `/dev/null`, not even for the moment a rewrite from "deny all" would take.
+#[test]
+fn a_shared_cgroup_never_loses_its_devices() {
+    if no_v1() {
+        return;
+    }
+    let h = Hull::new();
+    let path = format!("/hit-devices-{}", hull_integration::unique());
+    let mut running = h.bundle();
+    running.config["linux"]["cgroupsPath"] = json!(path);
+    // two busy loops opening /dev/null, recording any failure (`true`, not the special
+    // built-in `:`, whose failed redirection would end the shell)
+    running.root_readonly(false).sh(
+        "loop() { while :; do if ! true </dev/null; then echo denied >>/denied; fi; done; }; \
+         loop 2>/dev/full & loop 2>/dev/full & touch /ready; wait",
+    );
+    let id = h.new_id();
+    h.create_start(&id, &running);
+    hull_integration::poll(std::time::Duration::from_secs(30), "the loops", || {
+        running.host_path("/ready").exists().then_some(())
+    });
+    let list = host_cgroup_file(h.pid(&id), "devices", "devices.list");
+    let before = std::fs::read_to_string(&list).unwrap();
+    for _ in 0..20 {
+        let mut b = h.bundle();
+        b.config["linux"]["cgroupsPath"] = json!(path);
+        b.args(&["true"]);
+        let other = h.new_id();
+        h.create_ok(&other, &b);
+        h.delete(&other, true).ok();
+    }
+    assert_eq!(h.status(&id).as_deref(), Some("running"));
+    assert_eq!(std::fs::read_to_string(&list).unwrap(), before);
+    let denied = running.host_path("/denied");
+    assert!(
+        !denied.exists(),
+        "the running container lost /dev/null {} times",
+        std::fs::read_to_string(&denied)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    );
+}

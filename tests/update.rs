@@ -126,3 +126,50 @@ fn memory_minus_one_lifts_the_swap_limit() {
     h.run(&["update", "--memory", "100m", &id]).ok();
     assert_eq!(limit(), "104857600");
 }
+
+/// runc 1.2's `--cpu-idle` and `--cpu-burst` (where the kernel has `cpu.idle` and the burst
+/// file): 1 and 0 are written, what the kernel refuses fails and changes nothing.
+#[test]
+fn cpu_idle_and_burst_flags() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let pid = h.pid(&id);
+    let (idle, burst) = if cgroup_v2_only() {
+        ("cpu.idle", "cpu.max.burst")
+    } else {
+        ("cpu.idle", "cpu.cfs_burst_us")
+    };
+    let read = |file: &str| {
+        std::fs::read_to_string(host_cgroup_file(pid, "cpu", file))
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    if read(idle).is_none() || read(burst).is_none() {
+        eprintln!("skipped: this kernel has no {idle} or {burst}");
+        return;
+    }
+    for v in ["1", "0", "1"] {
+        h.run(&["update", "--cpu-idle", v, &id]).ok();
+        assert_eq!(read(idle).as_deref(), Some(v));
+    }
+    for v in ["-1", "2"] {
+        let out = h.run(&["update", "--cpu-idle", v, &id]);
+        assert!(!out.success(), "{out}");
+        assert_eq!(read(idle).as_deref(), Some("1"));
+    }
+    h.run(&[
+        "update",
+        "--cpu-period",
+        "900000",
+        "--cpu-burst",
+        "500000",
+        &id,
+    ])
+    .ok();
+    assert_eq!(read(burst).as_deref(), Some("500000"));
+    h.run(&["update", "--cpu-burst", "0", &id]).ok();
+    assert_eq!(read(burst).as_deref(), Some("0"));
+}

@@ -192,6 +192,12 @@ pub struct UpdateFlags {
     /// CPU CFS quota in microseconds (-1: unlimited).
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
+    /// CPU CFS burst in microseconds (runc 1.2's flag).
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
+    /// SCHED_IDLE for the cgroup: 1 on, 0 off (runc 1.2's flag; the kernel takes only these).
+    #[arg(long = "cpu-idle", allow_hyphen_values = true)]
+    pub cpu_idle: Option<i64>,
     /// CPU shares (relative weight).
     #[arg(long = "cpu-share", visible_alias = "cpu-shares")]
     pub cpu_share: Option<u64>,

@@ -1,12 +1,14 @@
 //! v1 `devices` controller: the allow/deny list, written rule by rule in spec order.
 //!
 //! The runtime is expected to pass the complete list (a leading "deny all", then the
-//! devices the container may use), as runc builds it.
+//! devices the container may use), as runc builds it; what is written is only the change
+//! from the cgroup's present list (`device_transition.rs`).
 
 use std::path::Path;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
+use super::device_transition::DeviceState;
 use crate::error::{CgroupError, Result};
 use crate::fs;
 
@@ -57,9 +59,13 @@ fn number(n: Option<i64>, field: &str) -> Result<String> {
     }
 }
 
-/// Writes each rule, in order, to its file in `dir`.
+/// Brings `dir` to what `rules` allow, writing only what differs from its `devices.list`
+/// (see [`DeviceState::transition`]): a cgroup whose processes already run (a shared cgroup)
+/// never loses a device both lists allow, even for a moment.
 pub(crate) fn set(dir: &Path, rules: &[Rule]) -> Result<()> {
-    rules
+    let current = DeviceState::from_list(&fs::read(dir, "devices.list")?);
+    current
+        .transition(&DeviceState::after(rules))
         .iter()
         .try_for_each(|(file, line)| fs::write(dir, file, line))
 }

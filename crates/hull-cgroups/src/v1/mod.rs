@@ -4,6 +4,7 @@
 mod blkio;
 mod cpu;
 mod cpuset;
+mod device_transition;
 mod devices;
 mod extra;
 mod freezer;

@@ -57,6 +57,8 @@ fn from_flags(f: &UpdateFlags) -> anyhow::Result<LinuxResources> {
     cpu.set_shares(f.cpu_share);
     cpu.set_quota(f.cpu_quota);
     cpu.set_period(f.cpu_period);
+    cpu.set_burst(f.cpu_burst);
+    cpu.set_idle(f.cpu_idle);
     cpu.set_realtime_period(f.cpu_rt_period);
     cpu.set_realtime_runtime(f.cpu_rt_runtime);
     cpu.set_cpus(f.cpuset_cpus.clone());
