@@ -336,3 +336,31 @@ fn failing_poststop_is_a_warning() {
     );
     leaks::assert_nothing_left(&h, &id, &b.dir);
 }
+
+/// A failing hook at any point but poststop fails `run` in runc's words, which its tests
+/// match on: `error running <point> hook #<index>:`.
+#[test]
+fn a_failing_hook_is_named_as_runc_names_it() {
+    let h = Hull::new();
+    for point in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+    ] {
+        let mut b = h.bundle();
+        b.args(&["/bin/echo", "Hello World"])
+            .add_hook(point, json!({"path": "/bin/true"}))
+            .add_hook(point, json!({"path": "/bin/false"}));
+        let id = h.new_id();
+        let out = h.run_fg(&id, &b, &[]);
+        assert!(!out.success(), "{point}:\n{out}");
+        // runc 1.2's words (runc 1.1.5 says "error running hook #1:")
+        let words = format!("error running {point} hook #1:");
+        assert!(out.stderr.contains(hull_only(&words)), "{point}:\n{out}");
+        assert!(out.stderr.contains("exit status 1"), "{point}:\n{out}");
+        let _ = h.delete(&id, true);
+        leaks::assert_nothing_left(&h, &id, &b.dir);
+    }
+}

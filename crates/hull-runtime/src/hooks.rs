@@ -88,8 +88,9 @@ pub fn run_point_in(
 ) -> Result<()> {
     for (i, hook) in hooks_of(spec, point).iter().enumerate() {
         run_one(hook, state, cwd, inherited).map_err(|why| {
+            // runc's words, which its tests match on: "error running prestart hook #1:"
             Error::Hook(format!(
-                "{}[{i}] hook {}: {why}",
+                "error running {} hook #{i}: {}: {why}",
                 point.name(),
                 hook.path().display()
             ))
@@ -138,7 +139,7 @@ fn run_one(
     loop {
         match child.try_wait().map_err(|e| e.to_string())? {
             Some(status) if status.success() => return Ok(()),
-            Some(status) => return Err(format!("failed: {status}{}", output_text(output))),
+            Some(status) => return Err(format!("{}{}", go_status(status), output_text(output))),
             None if timeout.is_some_and(|t| started.elapsed() >= t) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -149,6 +150,16 @@ fn run_one(
             }
             None => std::thread::sleep(Duration::from_millis(5)),
         }
+    }
+}
+
+/// How Go (so runc) words a failed exit: `exit status 1`, `signal: 9`.
+fn go_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("signal: {sig}"),
+        (None, None) => status.to_string(),
     }
 }
 
