@@ -455,3 +455,95 @@ fn notify_for_hooks_and_exec() {
         );
     }
 }
+
+/// A startContainer hook killed by the filter (SCMP_ACT_KILL) fails the run in runc's words:
+/// "error running startContainer hook" ... "bad system call".
+#[test]
+fn a_start_container_hook_killed_by_the_filter_says_so() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.config["linux"]["seccomp"] = profile(
+        "SCMP_ACT_ALLOW",
+        json!([mkdir_rule("SCMP_ACT_KILL", json!({}))]),
+    );
+    b.add_hook(
+        "startContainer",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", "mkdir /dev/shm/foo"]}),
+    );
+    b.args(&["/bin/true"]);
+    let id = h.new_id();
+    let out = h.run_fg(&id, &b, &[]);
+    assert!(!out.success(), "{out}");
+    assert!(
+        out.stderr.contains("error running startContainer hook"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("bad system call"), "{out}");
+    let _ = h.delete(&id, true);
+}
+
+/// `linux.seccomp.flags` as runc sets them, seen in `--debug`'s "seccomp filter flags: N"
+/// (runc's words, which its tests read): TSYNC is accepted and adds nothing, no `flags` at
+/// all is SPEC_ALLOW where the kernel has it, an empty list is none; the filter works in
+/// every case.
+#[test]
+fn seccomp_flags_as_runc_sets_them() {
+    let h = Hull::new();
+    let features: Value =
+        serde_json::from_str(&h.run(&["features"]).ok().stdout).expect("features JSON");
+    let supported = features["linux"]["seccomp"]["supportedFlags"].to_string();
+    let spec_allow = if supported.contains("SECCOMP_FILTER_FLAG_SPEC_ALLOW") {
+        4
+    } else {
+        0
+    };
+    let cases = [
+        (None, spec_allow),
+        (Some(json!([])), 0),
+        (Some(json!(["SECCOMP_FILTER_FLAG_TSYNC"])), 0),
+        (
+            Some(json!([
+                "SECCOMP_FILTER_FLAG_TSYNC",
+                "SECCOMP_FILTER_FLAG_LOG"
+            ])),
+            2,
+        ),
+        (
+            Some(json!([
+                "SECCOMP_FILTER_FLAG_LOG",
+                "SECCOMP_FILTER_FLAG_SPEC_ALLOW"
+            ])),
+            6,
+        ),
+    ];
+    for (flags, value) in cases {
+        if value & 4 != 0 && spec_allow == 0 {
+            continue;
+        }
+        let mut b = h.bundle();
+        let mut p = profile(
+            "SCMP_ACT_ALLOW",
+            json!([mkdir_rule("SCMP_ACT_ERRNO", json!({}))]),
+        );
+        if let Some(flags) = &flags {
+            p["flags"] = flags.clone();
+        }
+        b.config["linux"]["seccomp"] = p;
+        b.config["process"]["noNewPrivileges"] = json!(false);
+        b.sh("mkdir /dev/shm/foo");
+        b.save();
+        let id = h.new_id();
+        let out = h.run(&["--debug", "run", "--bundle", b.dir.to_str().unwrap(), &id]);
+        assert!(!out.success(), "{flags:?}:\n{out}");
+        assert!(
+            out.stderr.contains("Operation not permitted"),
+            "{flags:?}:\n{out}"
+        );
+        assert!(
+            out.stderr
+                .contains(&format!("seccomp filter flags: {value}\"")),
+            "{flags:?}: expected {value}:\n{out}"
+        );
+        let _ = h.delete(&id, true);
+    }
+}

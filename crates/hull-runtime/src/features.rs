@@ -109,7 +109,7 @@ pub fn seccomp_archs() -> Vec<&'static str> {
 
 /// Whether the kernel knows seccomp filter flag `bit`: `seccomp(SET_MODE_FILTER, bit, NULL)`
 /// fails with EFAULT (it got as far as reading the filter) for a known flag, EINVAL otherwise.
-fn kernel_knows_flag(bit: u32) -> bool {
+pub(crate) fn kernel_knows_flag(bit: u32) -> bool {
     // SAFETY: a NULL program is never read; the call fails before installing anything.
     let rc = unsafe {
         libc::syscall(

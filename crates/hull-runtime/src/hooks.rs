@@ -153,13 +153,32 @@ fn run_one(
     }
 }
 
-/// How Go (so runc) words a failed exit: `exit status 1`, `signal: 9`.
+/// How Go (so runc) words a failed exit: `exit status 1`, `signal: bad system call`.
 fn go_status(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit status {code}"),
-        (None, Some(sig)) => format!("signal: {sig}"),
+        (None, Some(sig)) => format!("signal: {}", signal_words(sig)),
         (None, None) => status.to_string(),
+    }
+}
+
+/// The C library's description of signal `sig`, lower-case as Go prints it ("killed",
+/// "bad system call").
+fn signal_words(sig: i32) -> String {
+    // SAFETY: strsignal returns a pointer to a NUL-terminated string (or NULL), valid until
+    // the next call; hull runs hooks from one thread and copies it at once.
+    let text = unsafe {
+        let p = libc::strsignal(sig);
+        if p.is_null() {
+            return sig.to_string();
+        }
+        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => sig.to_string(),
     }
 }
 

@@ -178,24 +178,34 @@ fn add_arches(
     Ok(())
 }
 
-/// The `seccomp(2)` flags for the profile's `flags`, plus NEW_LISTENER when it notifies.
-/// TSYNC is left out with a listener (the kernel refuses both; hull is single-threaded).
+/// The `seccomp(2)` flags for the profile's `flags`, plus NEW_LISTENER when it notifies, as
+/// runc sets them: TSYNC is accepted and ignored (hull's process is single-threaded), and
+/// without any `flags` SPEC_ALLOW is set where the kernel has it (an empty list sets none).
+/// `--debug` says the value in runc's words ("seccomp filter flags: N"), which its tests read.
 fn kernel_flags(profile: &LinuxSeccomp) -> libc::c_ulong {
-    let notify = has_notify(profile);
-    let mut flags = if notify {
-        libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
-    } else {
-        0
-    };
-    for flag in profile.flags().iter().flatten() {
-        flags |= match flag {
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync if notify => 0,
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
-            LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
-                libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
+    let mut flags: libc::c_ulong = 0;
+    match profile.flags() {
+        None => {
+            let spec_allow = libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+            if crate::features::kernel_knows_flag(spec_allow as u32) {
+                flags |= spec_allow;
             }
-        };
+        }
+        Some(list) => {
+            for flag in list {
+                flags |= match flag {
+                    LinuxSeccompFilterFlag::SeccompFilterFlagTsync => 0,
+                    LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+                    LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
+                        libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
+                    }
+                };
+            }
+        }
+    }
+    tracing::debug!("seccomp filter flags: {flags}");
+    if has_notify(profile) {
+        flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
     }
     flags
 }
