@@ -1,7 +1,7 @@
 //! `process.noNewPrivileges`, `process.rlimits`, `process.oomScoreAdj`,
-//! `process.user.umask` and `process.cwd`, read back from inside the container.
+//! `process.user.umask`, `process.cwd` and `process.env`, read back from inside the container.
 
-use hull_integration::{leaks::assert_nothing_left, Hull};
+use hull_integration::{hull_only, leaks::assert_nothing_left, Hull};
 use serde_json::json;
 
 /// The `Field:\tvalue` line of /proc/self/status output.
@@ -176,4 +176,63 @@ fn missing_cwd_is_made_unless_the_root_is_read_only() {
         .assert_error(&["process.cwd", "/not/there", "does not exist", "read-only"]);
     assert!(!b.host_path("/not").exists());
     assert_nothing_left(&h, &id, &b.dir);
+}
+
+/// `process.env` as runc makes it (runc's env tests): a name given twice is set once, to its
+/// last value; an empty `HOME` is the user's home; for `exec -e` too.
+#[test]
+fn env_as_runc_builds_it() {
+    let h = Hull::new();
+    let run = |env: &[&str], script: &str| {
+        let mut b = h.bundle();
+        b.config["process"]["env"] = json!(env);
+        b.sh(script);
+        h.run_fg(&h.new_id(), &b, &[]).ok().stdout
+    };
+    let path = "PATH=/usr/bin:/bin";
+    assert_eq!(run(&[path, "HOME="], "echo $HOME").trim(), "/root");
+    assert_eq!(
+        run(&[path, "HOME=/override", "HOME="], "echo $HOME").trim(),
+        "/root"
+    );
+    assert_eq!(
+        run(&[path, "HOME=/override"], "echo $HOME").trim(),
+        "/override"
+    );
+    // `exec env` under the test's `sh -c`: nothing of the shell's own is left
+    let env = run(&["ONE=two", "ONE=", path], "exec env");
+    let mut lines: Vec<&str> = env
+        .lines()
+        .filter(|l| !l.starts_with("SHLVL=") && !l.starts_with("PWD="))
+        .collect();
+    lines.sort();
+    assert_eq!(lines, ["HOME=/root", "ONE=", path], "{env}");
+    assert_eq!(
+        run(&[path, "ONE=two", "ONE=three"], "echo ONE=$ONE").trim(),
+        "ONE=three"
+    );
+
+    let mut b = h.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let out = h
+        .run(&["exec", "-e", "HOME=", &id, "sh", "-c", "echo $HOME"])
+        .ok();
+    assert_eq!(out.stdout.trim(), "/root", "{out}");
+}
+
+/// An environment entry without `=`, or with an empty name, is refused naming it, before
+/// anything is made (runc refuses it too, from init).
+#[test]
+fn env_entries_without_a_name_are_refused() {
+    let h = Hull::new();
+    for bad in ["FOO", "=x"] {
+        let mut b = h.bundle();
+        b.config["process"]["env"] = json!(["PATH=/bin", bad]);
+        let id = h.new_id();
+        h.create(&id, &b)
+            .assert_error(&[hull_only("process.env[1]"), hull_only(bad)]);
+        assert_nothing_left(&h, &id, &b.dir);
+    }
 }

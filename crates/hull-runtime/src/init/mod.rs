@@ -5,6 +5,7 @@ mod cgroupfs;
 pub(crate) mod console;
 pub(crate) mod devices;
 pub mod enter;
+mod environ;
 mod exec;
 mod hostname;
 pub mod inroot;
@@ -362,10 +363,10 @@ pub(crate) fn become_process_with(
         chdir_inside(cwd)?;
     }
     caps::after_user(sets)?;
-    let mut env = process.env().clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", user::home_of(process.user().uid())));
-    }
+    let env = environ::for_program(
+        process.env().as_deref().unwrap_or_default(),
+        process.user().uid(),
+    );
     let args = process.args().clone().unwrap_or_default();
     let first = args
         .first()

@@ -95,6 +95,23 @@ pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), Spec
             format!("{:?} is not absolute", process.cwd()),
         ));
     }
+    validate_env(process.env().as_deref().unwrap_or_default())
+}
+
+/// Every entry is `NAME=value` with a name, and no NUL anywhere (runc refuses the rest).
+fn validate_env(env: &[String]) -> Result<(), SpecError> {
+    for (i, kv) in env.iter().enumerate() {
+        let why = match kv.split_once('=') {
+            None => "invalid environment variable: no '='",
+            Some(("", _)) => "environment variable name can't be empty",
+            Some(_) if kv.contains('\0') => "environment variable can't contain NUL",
+            Some(_) => continue,
+        };
+        return Err(invalid(
+            format!("process.env[{i}]"),
+            format!("{kv:?}: {why}"),
+        ));
+    }
     Ok(())
 }
 
