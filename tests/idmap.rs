@@ -282,3 +282,37 @@ fn malformed_mount_mapping_is_refused() {
     b.add_mount(m);
     assert_refused(&h, &b, &["uidMappings", "hostID"]);
 }
+
+/// The ordered tree of bind mounts (see `support/mount_tree.rs`) whose container-side sources
+/// are id-mapped: the id-mapped copy is taken of the tree as it is when its turn comes, with and
+/// without a user namespace.
+#[test]
+fn idmapped_mounts_in_order_with_container_sources() {
+    for userns in [true, false] {
+        let h = Hull::new();
+        let mut b = if userns {
+            userns_bundle(&h)
+        } else {
+            h.bundle()
+        };
+        // without a user namespace of the container's, the mapping is the mount's own
+        let option = match userns {
+            true => "idmap",
+            false => "idmap=uids=0-100000-65536;gids=0-100000-65536",
+        };
+        let src = h.temp_dir();
+        let want = hull_integration::mount_tree::add(&mut b, &src, &[option]);
+        b.args(&[
+            "sh",
+            "-c",
+            "cat /final/x/y/z/z/x/y/z/x/file; stat -c %u /final",
+        ]);
+        let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+        let owner = if userns { "0" } else { "100000" };
+        assert_eq!(
+            out.stdout,
+            format!("{want}\n{owner}\n"),
+            "userns {userns}: {out}"
+        );
+    }
+}

@@ -510,3 +510,17 @@ fn tmpfs_onto_root_replaces_the_rootfs() {
     assert!(mount_line(&out.stdout, "/bin").is_some(), "{out}");
     assert!(!b.host_path("/x").exists());
 }
+
+/// Bind mounts are made in order, each seeing what the ones before it made: sources through
+/// symlinks, and sources and destinations inside the tree being built (written as host paths
+/// under the rootfs, which land inside it, as runc has them).
+#[test]
+fn bind_mounts_in_order_with_container_sources() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    let src = h.temp_dir();
+    let want = hull_integration::mount_tree::add(&mut b, &src, &[]);
+    b.args(&["cat", "/final/x/y/z/z/x/y/z/x/file"]);
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert_eq!(out.stdout.trim(), want, "{out}");
+}

@@ -97,6 +97,34 @@ fn a_rootfs_whose_proc_is_a_symlink_is_refused() {
     assert_nothing_left(&h, &id, &b.dir);
 }
 
+/// The same for `/sys`: a sysfs mount through a symlink could land anywhere in the rootfs (or,
+/// with `..`, on what the link names), so it is refused naming the mount and the path.
+#[test]
+fn a_rootfs_whose_sys_is_a_symlink_is_refused() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    std::fs::remove_dir(b.host_path("/sys")).unwrap();
+    std::os::unix::fs::symlink("/tmp", b.host_path("/sys")).unwrap();
+    b.sh_out("echo ran");
+    let index = b.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|m| m["destination"] == "/sys")
+        .unwrap();
+    let id = h.new_id();
+    h.create(&id, &b)
+        .assert_error(&[&format!("mounts[{index}]"), "/sys is a symlink"]);
+    assert!(
+        std::fs::read_dir(b.host_path("/tmp"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing mounted or made through the link"
+    );
+    assert_nothing_left(&h, &id, &b.dir);
+}
+
 #[test]
 fn cve_2019_19921_mounts_inside_proc_are_refused() {
     let h = Hull::new();

@@ -522,3 +522,16 @@ fn bind_sources_only_the_host_can_reach() {
     h.delete(&id, false).ok();
     assert_nothing_left(&h, &id, &b.dir);
 }
+
+/// The ordered tree of bind mounts (see `support/mount_tree.rs`) in a user namespace, its host
+/// sources out of the mapped root's reach: each source is taken as it is when its turn comes.
+#[test]
+fn bind_mounts_in_order_with_container_sources_in_a_user_namespace() {
+    let h = Hull::new();
+    let mut b = userns_bundle(&h);
+    let src = h.temp_dir();
+    let want = hull_integration::mount_tree::add(&mut b, &src, &[]);
+    b.args(&["cat", "/final/x/y/z/z/x/y/z/x/file"]);
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert_eq!(out.stdout.trim(), want, "{out}");
+}

@@ -11,6 +11,7 @@
 pub mod bundle;
 pub mod hull;
 pub mod leaks;
+pub mod mount_tree;
 pub mod mountinfo;
 pub mod rootless;
 pub mod sysc;

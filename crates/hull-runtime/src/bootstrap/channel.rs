@@ -17,8 +17,10 @@
 //!                                                    or time offsets), from it
 //!   write uid_map/gid_map (new user namespace)
 //!   put init in the cgroup, set limits
-//!   MountSource{index} + fd ──────────────▶ (kept) one per bind source, user namespace only
 //!   Proceed{state} ───────────────────────▶ loopback up, mounts, devices
+//!   ◀────────────────────── OpenMountSource{index}   only for a source init cannot take
+//!   join init's mount namespace, open it             (user namespace, id-mapped mount)
+//!   MountSource{index} + fd / NoMountSource ──▶ mount from the fd, go on
 //!   ◀──────────────────────────── RunRuntimeHooks    only when prestart/createRuntime exist
 //!   run prestart + createRuntime hooks
 //!   HooksDone ────────────────────────────▶ createContainer hooks, pivot_root, hostname,
@@ -52,9 +54,14 @@ use crate::error::{Context, Error, Result};
 pub enum Msg {
     /// From the intermediate process: init's pid in the parent's pid namespace.
     InitPid { pid: i32 },
-    /// From the parent, before `Proceed`, with one fd: the source of bind mount `mounts[index]`,
-    /// opened for an init in a user namespace (see `bootstrap::mount_sources`).
+    /// From init, during mounts: take the source of `mounts[index]` for me, in my mount
+    /// namespace as it is now (see `bootstrap::mount_sources`).
+    OpenMountSource { index: usize },
+    /// From the parent, with one fd: the source of `mounts[index]` (an `O_PATH` fd, or a
+    /// detached id-mapped copy).
     MountSource { index: usize },
+    /// From the parent: it could not take that source; init reports its own error.
+    NoMountSource,
     /// From the parent: init is in its cgroup; go on. Carries the state JSON for hooks.
     Proceed { state: String },
     /// From init: mounts are done; run prestart and createRuntime hooks now.

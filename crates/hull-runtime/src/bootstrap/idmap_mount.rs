@@ -1,11 +1,12 @@
 //! Id-mapped bind mounts (`mounts[].uidMappings`/`gidMappings`, options `idmap` and `ridmap`).
 //!
-//! The parent does the privileged half before the clone, as crun and runc do: for each such
-//! mount it clones the source tree into a detached mount (`open_tree(OPEN_TREE_CLONE)`), makes
-//! a user namespace whose maps are the mount's mappings written as they are
-//! (`containerID hostID size`), and sets `MOUNT_ATTR_IDMAP` with it (`mount_setattr`). The
-//! detached mounts are close-on-exec fds that init inherits through the clone; init attaches
-//! each one onto its target inside the rootfs with `move_mount` ([`attach`]).
+//! The parent does the privileged half, as crun and runc do, when init reaches the mount (see
+//! `bootstrap::mount_sources`): in init's mount namespace, so that the copy is of the tree as the
+//! mounts before it made it, it clones the source into a detached mount
+//! (`open_tree(OPEN_TREE_CLONE)`) and sets `MOUNT_ATTR_IDMAP` on it (`mount_setattr`) with a user
+//! namespace whose maps are the mount's mappings written as they are (`containerID hostID
+//! size`), made once per mapping ([`MappingNamespaces`]). Init attaches the detached mount onto
+//! its target inside the rootfs with `move_mount` ([`attach`]).
 //!
 //! Direction: a file whose on-disk owner is `k` shows through the mount as the id that
 //! `containerID k` maps to, i.e. `hostID + (k - containerID)`; the container's own user
@@ -54,19 +55,6 @@ struct Maps {
 
 /// A uid mapping and a gid mapping.
 type IdPair = (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>);
-
-/// Detached, id-mapped mounts made by the parent, by index in `mounts`.
-#[derive(Debug, Default)]
-pub struct IdmappedMounts {
-    fds: Vec<(usize, OwnedFd)>,
-}
-
-impl IdmappedMounts {
-    /// The detached mount prepared for `mounts[index]`, if that mount is id-mapped.
-    pub fn get(&self, index: usize) -> Option<&OwnedFd> {
-        self.fds.iter().find(|(i, _)| *i == index).map(|(_, fd)| fd)
-    }
-}
 
 fn has_option(m: &Mount, names: &[&str]) -> bool {
     m.options()
@@ -238,49 +226,81 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), idmap::MappingError> {
     Ok(())
 }
 
-/// Make the detached id-mapped mount of every mount that asks for one. `bundle` is where
-/// relative sources are found.
-pub fn prepare(spec: &Spec, bundle: &Path) -> Result<IdmappedMounts> {
-    let mut made = IdmappedMounts::default();
-    // One user namespace per distinct (uid, gid) mapping.
-    let mut namespaces: Vec<(IdPair, File)> = Vec::new();
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        let Some(maps) =
-            wanted(spec, m).map_err(|reason| Error::Msg(format!("mounts[{i}]: {reason}")))?
-        else {
-            continue;
-        };
-        if !nix::unistd::geteuid().is_root() {
-            return Err(Error::Msg(format!(
-                "mounts[{i}]: id-mapped mounts need hull to run as root"
-            )));
-        }
-        let source = crate::spec::query::mount_source(bundle, m);
+/// Whether mount `m` of `spec` is id-mapped (`idmap`/`ridmap`, or mappings of its own).
+pub fn is_idmapped(m: &Mount) -> bool {
+    idmap_option(m).is_some()
+}
+
+/// Refuse id-mapped mounts when hull is not root (before anything is made): only host root may
+/// id-map a mount of the host's filesystems.
+pub fn check_allowed(spec: &Spec) -> Result<()> {
+    match spec.mounts().iter().flatten().position(is_idmapped) {
+        Some(i) if !nix::unistd::geteuid().is_root() => Err(Error::Msg(format!(
+            "mounts[{i}]: id-mapped mounts need hull to run as root"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The user namespaces that carry the mounts' mappings, one per distinct mapping, made when
+/// first needed and kept for the other mounts of the same container.
+#[derive(Debug, Default)]
+pub struct MappingNamespaces {
+    made: Vec<(IdPair, File)>,
+}
+
+/// What the parent needs to make the id-mapped copy of one mount, found before it joins init's
+/// mount namespace.
+#[derive(Debug)]
+pub struct Prepared<'a> {
+    index: usize,
+    userns: &'a File,
+    recursive_tree: bool,
+    recursive_map: bool,
+}
+
+impl MappingNamespaces {
+    /// Get ready to id-map `mounts[index]` (`m`): make (or reuse) its mapping's namespace.
+    pub fn prepare<'a>(&'a mut self, spec: &Spec, index: usize, m: &Mount) -> Result<Prepared<'a>> {
+        let maps = wanted(spec, m)
+            .map_err(|reason| Error::Msg(format!("mounts[{index}]: {reason}")))?
+            .ok_or_else(|| Error::Msg(format!("mounts[{index}] is not id-mapped")))?;
         let key = (maps.uid.clone(), maps.gid.clone());
-        let userns = match namespaces.iter().find(|(k, _)| *k == key) {
-            Some((_, ns)) => ns,
+        let at = match self.made.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
             None => {
                 let ns = mapping_namespace(&maps.uid, &maps.gid).map_err(|e| {
                     Error::Msg(format!(
-                        "mounts[{i}]: make the user namespace of the id mapping: {e}"
+                        "mounts[{index}]: make the user namespace of the id mapping: {e}"
                     ))
                 })?;
-                namespaces.push((key, ns));
-                &namespaces[namespaces.len() - 1].1
+                self.made.push((key, ns));
+                self.made.len() - 1
             }
         };
-        let recursive_tree = has_option(m, &["rbind"]) || maps.recursive;
-        let tree = open_tree(&source, recursive_tree)
+        Ok(Prepared {
+            index,
+            userns: &self.made[at].1,
+            recursive_tree: has_option(m, &["rbind"]) || maps.recursive,
+            recursive_map: maps.recursive,
+        })
+    }
+}
+
+impl Prepared<'_> {
+    /// The detached, id-mapped copy of `source` (resolved in the caller's mount namespace).
+    pub fn clone_mapped(&self, source: &Path) -> Result<OwnedFd> {
+        let i = self.index;
+        let tree = open_tree(source, self.recursive_tree)
             .ctx(|| format!("mounts[{i}]: open_tree {}", source.display()))?;
-        set_idmap(&tree, userns, maps.recursive).ctx(|| {
+        set_idmap(&tree, self.userns, self.recursive_map).ctx(|| {
             format!(
                 "mounts[{i}]: id-map {} (does its filesystem support id-mapped mounts?)",
                 source.display()
             )
         })?;
-        made.fds.push((i, tree));
+        Ok(tree)
     }
-    Ok(made)
 }
 
 /// `open_tree(source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC [| AT_RECURSIVE])`: a detached copy

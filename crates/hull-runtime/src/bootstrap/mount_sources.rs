@@ -1,20 +1,22 @@
-//! Bind sources opened by the parent for an init in a user namespace.
+//! Bind sources that init cannot take itself, taken for it by the parent when init reaches them.
 //!
-//! Inside its user namespace, init is root only of the ids mapped to it: a bind source under a
-//! directory only host root may enter (`0700 root:root`) is out of its reach. So, as runc does
-//! (its "mount sources"), the parent, still host root, joins init's mount namespace for a
-//! moment, opens every bind source there (`O_PATH`: no permission is needed on the file
-//! itself), comes back, and passes the fds to init (`Msg::MountSource`, before `Proceed`). Init
-//! mounts from `/proc/self/fd/N`, which reaches the file without walking the path again.
+//! Two cases. In a user namespace init is root only of the ids mapped to it: a bind source
+//! under a directory only host root may enter (`0700 root:root`) is out of its reach. And an
+//! id-mapped mount needs host root to set the mapping (`mount_setattr(MOUNT_ATTR_IDMAP)`). In
+//! both, init asks (`Msg::OpenMountSource`) when its turn in `mounts` comes; the parent, still
+//! host root, joins init's mount namespace for a moment, takes the source there (an `O_PATH` fd,
+//! or a detached id-mapped copy of the tree), comes back, and sends it (`Msg::MountSource`).
+//! Init then mounts from `/proc/self/fd/N` (which reaches the file without walking its path
+//! again) or attaches the copy with `move_mount`.
 //!
-//! The sources are opened in init's own mount namespace (still a copy of the host's at that
-//! point), not in the parent's: a bind mount's source must be a mount of the caller's
-//! namespace, and the copy carries the locks the kernel put on the mounts of a less privileged
-//! namespace, which a detached clone of the host's mounts would not.
+//! Taken in init's namespace and only then, the source is what the mounts before it made of it
+//! (a source inside the tree being built), and its mounts keep the locks the kernel put on the
+//! mounts of a less privileged namespace (a copy of the host's own mounts would not). runc
+//! opens its "mount sources" in the container's namespace too, but all before the first mount.
 //!
-//! A source that cannot be opened here is left to init, which then reports it as before; a
-//! parent that may not join the namespace (rootless: the owner of the user namespace reaches
-//! what it maps anyway) passes nothing.
+//! A plain source the parent cannot open (or a parent that may not join: rootless, where the
+//! owner of the user namespace reaches what it maps anyway) gets `Msg::NoMountSource`, and init
+//! reports its own error; an id-mapped mount that cannot be made fails `create` in the parent.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -27,72 +29,79 @@ use nix::unistd::{chroot, fchdir};
 use oci_spec::runtime::Spec;
 
 use super::channel::{Channel, Msg};
-use super::idmap_mount::IdmappedMounts;
+use super::idmap_mount::{self, MappingNamespaces};
 use crate::error::{Context, Error, Result};
 
-/// Bind sources opened by the parent, by index in `mounts`.
-#[derive(Debug, Default)]
-pub struct MountSources {
-    fds: Vec<(usize, OwnedFd)>,
-}
-
-impl MountSources {
-    /// The source opened for `mounts[index]`, if the parent opened one.
-    pub fn get(&self, index: usize) -> Option<&OwnedFd> {
-        self.fds.iter().find(|(i, _)| *i == index).map(|(_, fd)| fd)
-    }
-
-    /// In init: keep the source the parent sent for `mounts[index]`.
-    pub fn add(&mut self, index: usize, fd: OwnedFd) {
-        self.fds.push((index, fd));
+/// In init: ask the parent for the source of `mounts[index]`; `None` when it has none to give.
+pub fn request(chan: &Channel, index: usize) -> Result<Option<OwnedFd>> {
+    chan.send(&Msg::OpenMountSource { index })?;
+    match chan.recv_with_fds()? {
+        Some((Msg::MountSource { index: i }, mut fds)) if i == index && fds.len() == 1 => {
+            Ok(Some(fds.remove(0)))
+        }
+        Some((Msg::NoMountSource, _)) => Ok(None),
+        other => Err(Error::Msg(format!(
+            "expected the source of mounts[{index}], got {:?}",
+            other.map(|(m, _)| m)
+        ))),
     }
 }
 
-/// The bind mounts of `spec` whose source init gets from the parent: every bind mount that is
-/// not id-mapped (those are cloned by the parent already).
-fn wanted<'a>(
+/// In the parent: takes mount sources in the mount namespace of init (`pid`) on request.
+#[derive(Debug)]
+pub struct Server<'a> {
+    pid: i32,
     spec: &'a Spec,
     bundle: &'a Path,
-    idmapped: &'a IdmappedMounts,
-) -> impl Iterator<Item = (usize, std::path::PathBuf)> + 'a {
-    spec.mounts()
-        .iter()
-        .flatten()
-        .enumerate()
-        .filter(|(i, m)| {
-            idmapped.get(*i).is_none()
-                && crate::init::mount_options::parse(m.options().as_deref().unwrap_or_default())
-                    .is_bind()
-        })
-        .map(move |(i, m)| (i, crate::spec::query::mount_source(bundle, m)))
+    mappings: MappingNamespaces,
 }
 
-/// In the parent, before `Proceed`: open the bind sources of `spec` in the mount namespace of
-/// init (`pid`) and send each to init over `chan`.
-pub fn send(
-    chan: &Channel,
-    pid: i32,
-    spec: &Spec,
-    bundle: &Path,
-    idmapped: &IdmappedMounts,
-) -> Result<()> {
-    let sources: Vec<_> = wanted(spec, bundle, idmapped).collect();
-    if sources.is_empty() {
-        return Ok(());
+impl<'a> Server<'a> {
+    /// A server for the init `pid` of the container `spec` whose bundle is `bundle`.
+    pub fn new(pid: i32, spec: &'a Spec, bundle: &'a Path) -> Server<'a> {
+        Server {
+            pid,
+            spec,
+            bundle,
+            mappings: MappingNamespaces::default(),
+        }
     }
-    let opened = open_in_namespace_of(pid, &sources)?;
-    for (index, fd) in &opened {
-        chan.send_with_fds(&Msg::MountSource { index: *index }, &[fd.as_raw_fd()])?;
+
+    /// Answer `Msg::OpenMountSource { index }` on `chan`. Errors only for an id-mapped mount
+    /// that cannot be made (or a channel that fails): then `create` fails.
+    pub fn serve(&mut self, chan: &Channel, index: usize) -> Result<()> {
+        let m = self
+            .spec
+            .mounts()
+            .as_deref()
+            .and_then(|ms| ms.get(index))
+            .ok_or_else(|| {
+                Error::Msg(format!(
+                    "init asked for mounts[{index}], which is not there"
+                ))
+            })?;
+        let source = crate::spec::query::mount_source(self.bundle, m);
+        let taken = if idmap_mount::is_idmapped(m) {
+            let prepared = self.mappings.prepare(self.spec, index, m)?;
+            let tree = in_mount_namespace_of(self.pid, || prepared.clone_mapped(&source))
+                .map_err(|e| Error::Msg(format!("mounts[{index}]: {e}")))?;
+            Some(tree?)
+        } else {
+            let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
+            in_mount_namespace_of(self.pid, || open(&source, flags, Mode::empty()).ok())
+                .ok()
+                .flatten()
+        };
+        match taken {
+            Some(fd) => chan.send_with_fds(&Msg::MountSource { index }, &[fd.as_raw_fd()]),
+            None => chan.send(&Msg::NoMountSource),
+        }
     }
-    Ok(())
 }
 
-/// Open each `(index, path)` with `O_PATH` in the mount namespace of `pid`, then return to
-/// the parent's own namespace, root and working directory.
-fn open_in_namespace_of(
-    pid: i32,
-    sources: &[(usize, std::path::PathBuf)],
-) -> Result<Vec<(usize, OwnedFd)>> {
+/// Run `f` in the mount namespace of `pid`, then return to the caller's own namespace, root
+/// and working directory.
+fn in_mount_namespace_of<T>(pid: i32, f: impl FnOnce() -> T) -> Result<T> {
     let dir = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let ns = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
     let own_ns = open("/proc/self/ns/mnt", ns, Mode::empty()).ctx(|| "open /proc/self/ns/mnt")?;
@@ -100,30 +109,19 @@ fn open_in_namespace_of(
     let own_cwd = open(".", dir, Mode::empty()).ctx(|| "open the working directory")?;
     let init_ns = format!("/proc/{pid}/ns/mnt");
     let init_ns = open(init_ns.as_str(), ns, Mode::empty()).ctx(|| format!("open {init_ns}"))?;
-    match setns(&init_ns, CloneFlags::CLONE_NEWNS) {
-        Ok(()) => {}
-        // Not allowed to (rootless): init reaches what it maps, as the parent does.
-        Err(Errno::EPERM) => return Ok(Vec::new()),
-        Err(e) => return Err(e).ctx(|| "join the container's mount namespace"),
-    }
-    let opened: Vec<(usize, OwnedFd)> = sources
-        .iter()
-        .filter_map(|(i, path)| {
-            open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-                .ok()
-                .map(|fd| (*i, fd))
-        })
-        .collect();
+    setns(&init_ns, CloneFlags::CLONE_NEWNS).ctx(|| "join the container's mount namespace")?;
+    let result = f();
     back_home(&own_ns, &own_root, &own_cwd).map_err(|e| {
         Error::Msg(format!(
-            "return from the container's mount namespace (hull exits): {e}"
+            "return from the container's mount namespace: {}",
+            Errno::desc(e)
         ))
     })?;
-    Ok(opened)
+    Ok(result)
 }
 
-/// Rejoin the parent's mount namespace and its root and working directory (setns moved both to
-/// the namespace's root).
+/// Rejoin the caller's mount namespace, root and working directory (setns moved both to the
+/// namespace's root).
 fn back_home(ns: &OwnedFd, root: &OwnedFd, cwd: &OwnedFd) -> nix::Result<()> {
     setns(ns, CloneFlags::CLONE_NEWNS)?;
     fchdir(root)?;

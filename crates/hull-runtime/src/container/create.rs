@@ -17,6 +17,7 @@ use nix::unistd::Pid;
 use super::console::Console;
 use super::state::{self, Container, OciState, Record, Status, EXEC_FIFO};
 use crate::bootstrap::channel::{self, Channel, Msg};
+use crate::bootstrap::mount_sources::Server as MountSourceServer;
 use crate::bootstrap::namespaces::Plan;
 use crate::bootstrap::spawn::spawn_init;
 use crate::error::{Context, Error, Result};
@@ -138,7 +139,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     let fifo = make_fifo(&dir)?;
     fault::point("create::fifo");
     let plan = Plan::from_spec(&bundle.spec);
-    let idmapped = crate::bootstrap::idmap_mount::prepare(&bundle.spec, &bundle.dir)?;
+    crate::bootstrap::idmap_mount::check_allowed(&bundle.spec)?;
     let (parent, child) = channel::pair()?;
     let init_cfg = InitConfig {
         id: &opts.id,
@@ -149,7 +150,6 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
         session_keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
         console_socket: console.init_end(),
         preserve_fds: listen_fds + opts.preserve_fds,
-        idmapped: &idmapped,
     };
     super::cgroup::warn_if_not_empty(undo.manager()?)?;
     // Joining a user namespace takes the rights CLONE_INTO_CGROUP needs: then init is moved
@@ -189,11 +189,8 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
     }
     fault::point("create::in-cgroup");
     super::net_devices::move_in(pid, &bundle.spec)?;
-    if plan.new.contains(CloneFlags::CLONE_NEWUSER) || plan.joins_user_ns() {
-        let spec = &bundle.spec;
-        crate::bootstrap::mount_sources::send(&parent, pid, spec, &bundle.dir, &idmapped)?;
-    }
-    drive_init(&parent, &record)?;
+    let mut sources = MountSourceServer::new(pid, &bundle.spec, &bundle.dir);
+    drive_init(&parent, &record, &mut sources)?;
     fault::point("create::ready");
     record.creating = false;
     state::save(&dir, &record)?;
@@ -307,7 +304,7 @@ pub fn hook_state(record: &Record, status: Status) -> String {
 }
 
 /// Let init go on, run the runtime hooks when it asks, and wait for it to be ready.
-fn drive_init(chan: &Channel, record: &Record) -> Result<()> {
+fn drive_init(chan: &Channel, record: &Record, sources: &mut MountSourceServer) -> Result<()> {
     chan.send(&Msg::Proceed {
         state: hook_state(record, Status::Creating),
     })?;
@@ -320,6 +317,7 @@ fn drive_init(chan: &Channel, record: &Record) -> Result<()> {
                 hooks::run_point(&record.spec, HookPoint::CreateRuntime, &state)?;
                 chan.send(&Msg::HooksDone)?;
             }
+            Some(Msg::OpenMountSource { index }) => sources.serve(chan, index)?,
             Some(Msg::Failed { step, error }) => {
                 return Err(Error::Init {
                     step,

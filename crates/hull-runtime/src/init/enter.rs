@@ -30,7 +30,7 @@ pub fn run(
         session::lead_new_session().map_err(at("session"))?;
         security::dumpable::forbid().map_err(at("dumpable"))?;
         set_initial_affinity(process).map_err(at("execCPUAffinity"))?;
-        let (state, _) = wait_proceed(chan).map_err(at("wait for the parent"))?;
+        let state = wait_proceed(chan).map_err(at("wait for the parent"))?;
         let agent = seccomp_agent
             .map(|s| s.try_clone())
             .transpose()

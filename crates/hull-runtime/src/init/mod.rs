@@ -36,7 +36,6 @@ use nix::sys::stat::{umask, Mode};
 use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
 
 use crate::bootstrap::channel::{Channel, Msg};
-use crate::bootstrap::mount_sources::MountSources;
 use crate::bootstrap::parent_death;
 use crate::error::{Context as _, Error, Result};
 use crate::hooks::{self, HookPoint};
@@ -61,8 +60,6 @@ pub struct InitConfig<'a> {
     pub console_socket: Option<RawFd>,
     /// How many fds from 3 up the program keeps.
     pub preserve_fds: u32,
-    /// Detached id-mapped mounts made by the parent, for init to attach.
-    pub idmapped: &'a crate::bootstrap::idmap_mount::IdmappedMounts,
 }
 
 /// Run init; returns (an exit code) only after reporting a failure to the parent.
@@ -98,7 +95,7 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     if let Some(process) = spec.process() {
         set_initial_affinity(process).map_err(at("execCPUAffinity"))?;
     }
-    let (state, sources) = wait_proceed(chan).map_err(at("wait for the parent"))?;
+    let state = wait_proceed(chan).map_err(at("wait for the parent"))?;
     // Only now: until the parent has written our id maps it must be able to open our /proc.
     security::dumpable::forbid().map_err(at("dumpable"))?;
     let agent = security::connect_seccomp_agent(spec).map_err(at("seccomp listener"))?;
@@ -128,8 +125,7 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         &cfg.bundle.dir,
         &cfg.bundle.rootfs,
         new_cgroupns,
-        cfg.idmapped,
-        &sources,
+        &|index| crate::bootstrap::mount_sources::request(chan, index),
     )
     .map_err(at("rootfs"))?;
     runtime_hooks(chan, spec).map_err(at("prestart and createRuntime hooks"))?;
@@ -224,20 +220,10 @@ pub(crate) fn console_size(process: &Process) -> Option<(u16, u16)> {
     Some((size.height() as u16, size.width() as u16))
 }
 
-/// Wait for `Proceed`, keeping the bind sources the parent sends before it.
-fn wait_proceed(chan: &Channel) -> Result<(String, MountSources)> {
-    let mut sources = MountSources::default();
-    loop {
-        match chan.recv_with_fds()? {
-            Some((Msg::MountSource { index }, mut fds)) if fds.len() == 1 => {
-                sources.add(index, fds.remove(0));
-            }
-            Some((Msg::Proceed { state }, _)) => return Ok((state, sources)),
-            other => {
-                let other = other.map(|(m, _)| m);
-                return Err(Error::Msg(format!("expected Proceed, got {other:?}")));
-            }
-        }
+fn wait_proceed(chan: &Channel) -> Result<String> {
+    match chan.recv()? {
+        Some(Msg::Proceed { state }) => Ok(state),
+        other => Err(Error::Msg(format!("expected Proceed, got {other:?}"))),
     }
 }
 

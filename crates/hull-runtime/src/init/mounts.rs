@@ -10,8 +10,7 @@ use oci_spec::runtime::Mount;
 use super::inroot::{self, Create};
 use super::mount_options::{self, MountOptions};
 use super::tmpcopyup;
-use crate::bootstrap::idmap_mount::{self, IdmappedMounts};
-use crate::bootstrap::mount_sources::MountSources;
+use crate::bootstrap::idmap_mount;
 use crate::error::{Context, Error, Result};
 
 /// A `ro` tmpfs on `/dev`, mounted writable so that the device nodes, `/dev/pts` and the
@@ -29,6 +28,10 @@ impl DevReadOnly {
     }
 }
 
+/// Asks the parent for the source of `mounts[index]` (see `bootstrap::mount_sources`): an
+/// `O_PATH` fd, or a detached id-mapped copy; `None` when it has none to give.
+pub type AskParent<'a> = &'a dyn Fn(usize) -> Result<Option<OwnedFd>>;
+
 /// Mount every entry of `mounts` under the rootfs `rootfs`, opened as `root`. A mount that
 /// lands on the root itself (destination `/`, or a symlink to it) replaces the rootfs, as in
 /// runc: `root` is reopened on it, so the later mounts (and the devices) are made on top of it.
@@ -38,18 +41,25 @@ pub fn mount_all(
     bundle: &Path,
     mounts: &[Mount],
     new_cgroupns: bool,
-    idmapped: &IdmappedMounts,
-    sources: &MountSources,
+    ask_parent: AskParent<'_>,
 ) -> Result<DevReadOnly> {
     let mut dev = DevReadOnly(None);
     for (i, m) in mounts.iter().enumerate() {
-        let source = mount_options::parse(m.options().as_deref().unwrap_or_default())
-            .is_bind()
-            .then(|| BindSource {
-                named: crate::spec::query::mount_source(bundle, m),
-                opened: sources.get(i).map(inroot::fd_path),
-            });
-        super::procfs::check_mount(root, i, m, source.as_ref().map(BindSource::path))?;
+        let idmapped = match idmap_mount::is_idmapped(m) {
+            true => Some(ask_parent(i)?.ok_or_else(|| {
+                Error::Msg(format!("mounts[{i}]: the id-mapped mount was not made"))
+            })?),
+            false => None,
+        };
+        let source =
+            match mount_options::parse(m.options().as_deref().unwrap_or_default()).is_bind() {
+                true => Some(BindSource::find(
+                    crate::spec::query::mount_source(bundle, m),
+                    || ask_parent(i),
+                )?),
+                false => None,
+            };
+        super::procfs::check_mount(root, i, m, source.as_ref().map(BindSource::path).as_deref())?;
         let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
         let dev_ro = m.typ().as_deref() == Some("tmpfs")
             && m.destination() == Path::new("/dev")
@@ -60,7 +70,7 @@ pub fn mount_all(
             source.as_ref(),
             m,
             new_cgroupns,
-            idmapped.get(i),
+            idmapped.as_ref(),
             dev_ro,
         )?;
         if replaces_root {
@@ -74,17 +84,30 @@ pub fn mount_all(
     Ok(dev)
 }
 
-/// The source of a bind mount: the path the config names and, in a user namespace, the fd the
-/// parent opened on it (see `bootstrap::mount_sources`), through which it is reached.
+/// The source of a bind mount: the path the config names and, when init may not reach it (a
+/// user namespace), the fd the parent opened on it, through which it is reached.
 struct BindSource {
     named: PathBuf,
-    opened: Option<PathBuf>,
+    opened: Option<OwnedFd>,
 }
 
 impl BindSource {
+    /// The source `named`; if init is refused it (EACCES, EPERM), the fd `ask` gets from the
+    /// parent, if any (else the refusal is reported when it is mounted).
+    fn find(named: PathBuf, ask: impl FnOnce() -> Result<Option<OwnedFd>>) -> Result<BindSource> {
+        let opened = match std::fs::metadata(&named) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => ask()?,
+            _ => None,
+        };
+        Ok(BindSource { named, opened })
+    }
+
     /// The path to reach the source by: the opened fd's, else the named one.
-    fn path(&self) -> &Path {
-        self.opened.as_deref().unwrap_or(&self.named)
+    fn path(&self) -> std::borrow::Cow<'_, Path> {
+        match &self.opened {
+            Some(fd) => inroot::fd_path(fd).into(),
+            None => self.named.as_path().into(),
+        }
     }
 }
 
@@ -113,7 +136,7 @@ fn mount_one(
         return Ok(After::Remount(opts));
     }
     if let Some(source) = bind_source {
-        bind_only(root, source.path(), &source.named, dest, &opts)?;
+        bind_only(root, &source.path(), &source.named, dest, &opts)?;
         return Ok(After::Remount(opts));
     }
     if typ == "cgroup" || typ == "cgroup2" {

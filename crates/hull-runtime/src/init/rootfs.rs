@@ -7,8 +7,6 @@ use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Spec;
 
 use super::{devices, inroot, mounts, propagation};
-use crate::bootstrap::idmap_mount::IdmappedMounts;
-use crate::bootstrap::mount_sources::MountSources;
 use crate::error::{Context, Result};
 
 /// Set up everything inside `rootfs` that must exist before it becomes `/`.
@@ -17,8 +15,7 @@ pub fn prepare(
     bundle: &Path,
     rootfs: &Path,
     new_cgroupns: bool,
-    idmapped: &IdmappedMounts,
-    sources: &MountSources,
+    ask_parent: mounts::AskParent<'_>,
 ) -> Result<()> {
     propagation::before_bind(spec, rootfs)?;
     mount(
@@ -36,8 +33,7 @@ pub fn prepare(
         bundle,
         spec.mounts().as_deref().unwrap_or_default(),
         new_cgroupns,
-        idmapped,
-        sources,
+        ask_parent,
     )?;
     for node in devices::default_nodes() {
         devices::create(&root, &node)?;

@@ -49,12 +49,13 @@ pub fn load(dir: &Path) -> Result<Bundle, SpecError> {
     crate::security::tolerate(&mut raw);
     crate::bootstrap::idmap_mount::fold_mount_mappings(&mut raw)
         .map_err(|(field, reason)| invalid(field, reason))?;
-    let spec: Spec = serde_path_to_error::deserialize(raw).map_err(|e| SpecError::Parse {
+    let mut spec: Spec = serde_path_to_error::deserialize(raw).map_err(|e| SpecError::Parse {
         path: path.clone(),
         field: e.path().to_string(),
         reason: e.inner().to_string(),
     })?;
     let rootfs = rootfs_path(&dir, &spec)?;
+    destinations_inside(&mut spec, &dir, &rootfs);
     validate(&spec)?;
     Ok(Bundle { dir, rootfs, spec })
 }
@@ -75,6 +76,25 @@ fn rootfs_path(dir: &Path, spec: &Spec) -> Result<PathBuf, SpecError> {
     }
     std::fs::canonicalize(&path)
         .map_err(|e| invalid("root.path", format!("{}: {e}", path.display())))
+}
+
+/// A mount destination written as a host path under the rootfs (`<rootfs>/mnt`) means the path
+/// inside it (`/mnt`), as runc reads it: rewrite such destinations to the container's path.
+fn destinations_inside(spec: &mut Spec, dir: &Path, rootfs: &Path) {
+    let written = spec.root().as_ref().map(|r| dir.join(r.path()));
+    let Some(mounts) = spec.mounts_mut().as_mut() else {
+        return;
+    };
+    for m in mounts.iter_mut() {
+        let dest = m.destination().clone();
+        let inside = [Some(rootfs), written.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(|prefix| dest.strip_prefix(prefix).ok());
+        if let Some(rest) = inside {
+            m.set_destination(Path::new("/").join(rest));
+        }
+    }
 }
 
 /// The largest uid or gid hull passes on: above it the kernel reads the value as a negative
