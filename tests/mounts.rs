@@ -429,7 +429,8 @@ fn dangling_symlink_target_is_created_inside() {
 }
 
 /// A bind mount onto `/` replaces the rootfs: the container's root is the bind source, and the
-/// mounts after it are made on top of it (runc alike); the bundle's rootfs is left as it was.
+/// mounts after it are made on top of it (runc alike), with pivot_root and with `--no-pivot`;
+/// the bundle's rootfs is left as it was.
 #[test]
 fn bind_mount_onto_root_replaces_the_rootfs() {
     let h = Hull::new();
@@ -446,7 +447,18 @@ fn bind_mount_onto_root_replaces_the_rootfs() {
     );
     b.add_mount(json!({"destination": "/mnt/later", "type": "tmpfs", "source": "tmpfs"}));
     b.sh("cat /marker; [ -c /dev/null ] && echo null=ok; cat /proc/self/mountinfo");
-    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let plain = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let no_pivot = h.run_fg(&h.new_id(), &b, &["--no-pivot"]).ok();
+    for out in [plain, no_pivot] {
+        check_replaced_root(&out, &other);
+    }
+    assert!(other.join("mnt/later").is_dir(), "made in the new root");
+    assert!(!b.host_path("/mnt/later").exists(), "made in the old root");
+}
+
+/// What a container whose root was replaced by a bind of `other` printed (see above).
+#[track_caller]
+fn check_replaced_root(out: &hull_integration::Out, other: &Path) {
     let first = out.stdout.lines().next().unwrap_or_default();
     assert_eq!(first, "other", "{out}");
     assert!(out.stdout.lines().any(|l| l == "null=ok"), "{out}");
@@ -463,8 +475,6 @@ fn bind_mount_onto_root_replaces_the_rootfs() {
     for dest in ["/proc", "/dev", "/sys", "/mnt/later"] {
         assert!(mount_line(&out.stdout, dest).is_some(), "no {dest}: {out}");
     }
-    assert!(other.join("mnt/later").is_dir(), "made in the new root");
-    assert!(!b.host_path("/mnt/later").exists(), "made in the old root");
 }
 
 /// A tmpfs onto `/` replaces the rootfs with an empty tmpfs (with the mode of the rootfs
