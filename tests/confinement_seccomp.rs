@@ -547,3 +547,60 @@ fn seccomp_flags_as_runc_sets_them() {
         let _ = h.delete(&id, true);
     }
 }
+
+/// An agent that goes away (closes the notify fd) leaves the notified syscalls failing with
+/// ENOSYS, never blocked: no hull process keeps a copy of the fd.
+#[test]
+fn notify_after_the_agent_is_gone_is_enosys() {
+    let h = Hull::new();
+    let sock = h.temp_dir().join("agent.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let gone = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().expect("accept the runtime");
+        let (fd, _) = recv_fd(conn.as_raw_fd());
+        // SAFETY: the fd was just received and is owned by nothing else.
+        drop(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+    });
+    let mut b = h.bundle();
+    let mut p = profile(
+        "SCMP_ACT_ALLOW",
+        json!([mkdir_rule("SCMP_ACT_NOTIFY", json!({}))]),
+    );
+    p["listenerPath"] = json!(sock);
+    b.config["linux"]["seccomp"] = p;
+    b.root_readonly(false)
+        .sh("sleep 1; mkdir /tmp/x 2>&1; echo rc=$?");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    gone.join().unwrap();
+    assert!(out.stdout.contains("Function not implemented"), "{out}");
+    assert!(!b.host_path("/tmp/x").exists());
+}
+
+/// NOTIFY errors in runc's words: no agent listening ("failed to connect with seccomp
+/// agent"), a notified `write` refused at load; nothing is left.
+#[test]
+fn notify_errors_in_runc_words() {
+    let h = Hull::new();
+    let missing = h.temp_dir().join("nobody-listens.sock");
+    for (syscall, words) in [
+        ("mkdir", "failed to connect with seccomp agent"),
+        (
+            "write",
+            "SCMP_ACT_NOTIFY cannot be used for the write syscall",
+        ),
+    ] {
+        let mut b = h.bundle();
+        let mut p = profile(
+            "SCMP_ACT_ALLOW",
+            json!([{"names": [syscall], "action": "SCMP_ACT_NOTIFY"}]),
+        );
+        p["listenerPath"] = json!(missing);
+        b.config["linux"]["seccomp"] = p;
+        b.args(&["/bin/true"]);
+        let id = h.new_id();
+        let out = h.run_fg(&id, &b, &[]);
+        out.assert_error(&[]);
+        assert!(out.stderr.contains(words), "{out}");
+        assert_nothing_left(&h, &id, &b.dir);
+    }
+}

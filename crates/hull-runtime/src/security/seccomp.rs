@@ -132,6 +132,18 @@ pub fn build(profile: &LinuxSeccomp) -> std::result::Result<ScmpFilterContext, B
             "SCMP_ACT_NOTIFY cannot be the default action",
         ));
     }
+    for (i, sc) in profile.syscalls().iter().flatten().enumerate() {
+        // hull (as runc) writes after the filter is in place: a notified write would wait for
+        // an agent that may be the container's own supervisor
+        if sc.action() == LinuxSeccompAction::ScmpActNotify
+            && sc.names().iter().any(|n| n == "write")
+        {
+            return Err(bad(
+                format!("{f}.syscalls[{i}]"),
+                "SCMP_ACT_NOTIFY cannot be used for the write syscall",
+            ));
+        }
+    }
     if has_notify(profile) {
         match profile.listener_path() {
             Some(p) if p.is_absolute() => {}
@@ -269,7 +281,8 @@ pub fn check(profile: &LinuxSeccomp) -> std::result::Result<(), BadProfile> {
 }
 
 /// Connect to the seccomp agent at `listenerPath` (done by init before pivot_root, while the
-/// host path is reachable). The socket is close-on-exec.
+/// host path is reachable). The socket is close-on-exec. A failure says so in runc's words,
+/// "failed to connect with seccomp agent".
 pub fn connect_listener(path: &Path) -> Result<OwnedFd> {
     let sock = socket(
         AddressFamily::Unix,
@@ -280,8 +293,13 @@ pub fn connect_listener(path: &Path) -> Result<OwnedFd> {
     .ctx(|| "linux.seccomp.listenerPath: socket")?;
     let addr =
         UnixAddr::new(path).ctx(|| format!("linux.seccomp.listenerPath {}", path.display()))?;
-    connect(sock.as_raw_fd(), &addr)
-        .ctx(|| format!("linux.seccomp.listenerPath: connect to {}", path.display()))?;
+    connect(sock.as_raw_fd(), &addr).ctx(|| {
+        format!(
+            "linux.seccomp.listenerPath: failed to connect with seccomp agent specified in the \
+             seccomp profile: connect to {}",
+            path.display()
+        )
+    })?;
     Ok(sock)
 }
 
