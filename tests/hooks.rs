@@ -319,13 +319,19 @@ fn failing_poststart_fails_start_and_deletes_the_container() {
     leaks::assert_nothing_left(&h, &id, &b.dir);
 }
 
-/// Poststop failures are warnings: delete goes on and succeeds.
+/// Poststop failures are warnings: the remaining poststop hooks still run (runtime-spec,
+/// runtime-tools' poststop_fail), delete goes on and succeeds.
 #[test]
 fn failing_poststop_is_a_warning() {
     let h = Hull::new();
     let mut b = h.bundle();
+    let after = b.dir.join("after-the-failure");
     b.args(&["true"])
-        .add_hook("poststop", json!({"path": "/bin/false"}));
+        .add_hook("poststop", json!({"path": "/bin/false"}))
+        .add_hook(
+            "poststop",
+            json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo ran >> {}", after.display())]}),
+        );
     let id = h.new_id();
     h.create_start(&id, &b);
     h.wait_stopped(&id);
@@ -333,6 +339,11 @@ fn failing_poststop_is_a_warning() {
     assert!(
         out.stderr.contains("poststop"),
         "a warning names it:\n{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&after).unwrap_or_default(),
+        "ran\n",
+        "the next poststop hook ran once:\n{out}"
     );
     leaks::assert_nothing_left(&h, &id, &b.dir);
 }

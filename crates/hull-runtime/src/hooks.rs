@@ -99,6 +99,20 @@ pub fn run_point_in(
     Ok(())
 }
 
+/// Run every hook of `point` (env and cwd inherited from hull), each failure only a
+/// warning: the remaining hooks still run (the runtime-spec's rule for poststop).
+pub fn run_point_warning(spec: &Spec, point: HookPoint, state: &str) {
+    for (i, hook) in hooks_of(spec, point).iter().enumerate() {
+        if let Err(why) = run_one(hook, state, None, None) {
+            tracing::warn!(
+                "error running {} hook #{i}: {}: {why}",
+                point.name(),
+                hook.path().display()
+            );
+        }
+    }
+}
+
 fn run_one(
     hook: &Hook,
     state: &str,

@@ -101,13 +101,12 @@ fn stop(c: &Container) -> Result<()> {
     Ok(())
 }
 
-/// Remove what the container left: poststop hooks run first (failures are logged), then the
+/// Remove what the container left: poststop hooks run first (each failure a warning, the
+/// others still run), then the
 /// cgroup (unless processes of others still use it), then the state directory.
 pub fn destroy(c: &Container) -> Result<()> {
     let state = hook_state(&c.record, Status::Stopped);
-    if let Err(e) = hooks::run_point(&c.record.spec, HookPoint::Poststop, &state) {
-        tracing::warn!("{e}");
-    }
+    hooks::run_point_warning(&c.record.spec, HookPoint::Poststop, &state);
     fault::point("delete::poststop");
     let cgroup = super::cgroup::of(&c.record)?;
     let others = super::members::strangers(c, || Ok(cgroup.pids()?))?;
