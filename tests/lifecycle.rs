@@ -225,6 +225,40 @@ fn kill_all_reaches_every_process() {
     h.wait_stopped(&id2);
 }
 
+/// Without a PID namespace of its own, a container whose init has died still has its other
+/// processes: `kill KILL` (without `--all`) reaches them, as runc 1.2's does, instead of
+/// "container not running"; other signals to it are still refused.
+#[test]
+fn kill_after_init_died_without_a_pid_namespace() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.remove_namespace("pid")
+        .root_readonly(false)
+        .sh("sleep 1002 & echo $! > /child; wait");
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let child: i64 = hull_integration::wait_file(&b.host_path("/child"), T, |s| s.ends_with('\n'))
+        .trim()
+        .parse()
+        .unwrap();
+    let init = h.pid(&id);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(init as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    h.wait_stopped(&id);
+    assert!(pid_alive(child), "the child outlives init");
+    h.kill(&id, Some("TERM"))
+        .assert_error(&["container not running"]);
+    assert!(pid_alive(child));
+    h.kill(&id, Some("KILL")).ok();
+    poll(T, "the child to be killed", || {
+        (!pid_alive(child)).then_some(())
+    });
+    h.delete(&id, false).ok();
+}
+
 /// Real-time signals go by number, as runc sends them (docker's `SIGRTMIN+3` arrives as 37);
 /// a number beyond SIGRTMAX is refused, the container untouched.
 #[test]

@@ -13,6 +13,15 @@ pub fn kill(root: &Path, id: &str, signal: SigNum, all: bool) -> Result<()> {
     let c = Container::load(root, id)?;
     let status = c.status();
     if status == Status::Stopped && !all {
+        // Without a PID namespace of its own, the container's other processes outlive its
+        // init: SIGKILL still reaches them (runc 1.2), else nothing would.
+        let shared_pid_ns = c
+            .record
+            .member_ns
+            .is_some_and(|n| n.kind == super::members::Kind::Mnt);
+        if shared_pid_ns && signal == SigNum::from(nix::sys::signal::Signal::SIGKILL) {
+            return signal_all(&c, signal);
+        }
         return Err(c.bad_status(status, "container not running"));
     }
     if all {
