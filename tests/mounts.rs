@@ -534,3 +534,84 @@ fn bind_mounts_in_order_with_container_sources() {
     let out = h.run_fg(&h.new_id(), &b, &[]).ok();
     assert_eq!(out.stdout.trim(), want, "{out}");
 }
+
+/// Directories made for a mount target under a set-gid directory inherit its group bit (as
+/// `mkdir` does), and every cgroup mount under a `ro` `/sys/fs/cgroup` is read-only.
+#[test]
+fn setgid_parents_and_read_only_cgroup_mounts() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    std::fs::create_dir(b.host_path("/setgid")).unwrap();
+    std::fs::set_permissions(b.host_path("/setgid"), PermissionsExt::from_mode(0o7755)).unwrap();
+    b.add_mount(
+        json!({"destination": "/setgid/a/b/c", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["ro", "nodev", "nosuid"]}),
+    );
+    b.sh("grep /sys/fs/cgroup /proc/self/mountinfo");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    for (p, mode) in [
+        ("/setgid", 0o7755),
+        ("/setgid/a", 0o2755),
+        ("/setgid/a/b", 0o2755),
+        ("/setgid/a/b/c", 0o2755),
+    ] {
+        let m = std::fs::metadata(b.host_path(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777;
+        assert_eq!(m, mode, "{p}: {m:o}");
+    }
+    assert!(!out.stdout.is_empty(), "{out}");
+    for line in out.stdout.lines() {
+        let opts = line.split_whitespace().nth(5).unwrap();
+        assert!(has_opt(opts, "ro"), "{line}");
+    }
+}
+
+/// A `tmpcopyup` tmpfs onto `/`: the new root is a copy of the rootfs in a tmpfs; what the
+/// container writes there stays out of the bundle.
+#[test]
+fn tmpcopyup_tmpfs_onto_root() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    std::fs::write(b.host_path("/marker"), "copied\n").unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.insert(
+        0,
+        json!({"destination": "/", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}),
+    );
+    b.root_readonly(false)
+        .sh("cat /marker; touch /new && echo wrote; grep ' / / ' /proc/self/mountinfo");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert!(out.stdout.starts_with("copied\nwrote\n"), "{out}");
+    assert_eq!(mount_line(&out.stdout, "/").unwrap().1, "tmpfs", "{out}");
+    assert!(!b.host_path("/new").exists());
+}
+
+/// `readonlyPaths` under a mount keep that mount's nosuid/nodev/noexec (crun and runc alike).
+#[test]
+fn readonly_paths_keep_the_flags_of_their_mount() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    let src = h.temp_dir();
+    std::fs::create_dir(src.join("world")).unwrap();
+    b.add_mount(
+        json!({"destination": "/test", "type": "bind", "source": src,
+                       "options": ["rbind", "nosuid", "noexec", "nodev"]}),
+    );
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/proc" {
+            m["options"] = json!(["nosuid", "noexec", "nodev"]);
+        }
+    }
+    b.config["linux"]["readonlyPaths"] = json!(["/test/world", "/proc/bus"]);
+    b.sh("cat /proc/self/mountinfo");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    for p in ["/test/world", "/proc/bus"] {
+        let (opts, _, _) = mount_line(&out.stdout, p).unwrap_or_else(|| panic!("no {p}: {out}"));
+        for o in ["ro", "nosuid", "nodev", "noexec"] {
+            assert!(has_opt(&opts, o), "{p}: {o} missing in {opts}");
+        }
+    }
+}

@@ -482,9 +482,9 @@ fn unmapped_process_user_is_refused() {
 }
 
 /// Bind sources the container's mapped root cannot reach (under directories only host root may
-/// enter, one given relative to the bundle, one a file) are mounted all the same: hull opens
-/// them in the container's mount namespace before init needs them, and init mounts from the fd
-/// (runc alike). The container sees them, `exec` too; the host's files are as they were.
+/// enter: one a symlink, one given relative to the bundle, one a file) are mounted all the
+/// same: init, refused them, asks hull, which opens them in the container's mount namespace;
+/// init mounts from the fd. The container sees them, `exec` too.
 #[test]
 fn bind_sources_only_the_host_can_reach() {
     let h = Hull::new();
@@ -497,8 +497,9 @@ fn bind_sources_only_the_host_can_reach() {
         std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     }
     std::fs::write(hidden.join("file.txt"), "file\n").unwrap();
+    std::os::unix::fs::symlink(hidden.join("dir"), hidden.join("link")).unwrap();
     b.add_mount(json!({"destination": "/tmp/mount-1", "type": "bind",
-                        "source": hidden.join("dir"), "options": ["bind"]}))
+                        "source": hidden.join("link"), "options": ["bind"]}))
         .add_mount(json!({"destination": "/tmp/mount-2", "type": "bind",
                         "source": "private/dir", "options": ["rbind", "ro"]}))
         .add_mount(json!({"destination": "/etc/file.txt", "type": "bind",
