@@ -234,5 +234,23 @@ fn env_entries_without_a_name_are_refused() {
         h.create(&id, &b)
             .assert_error(&[hull_only("process.env[1]"), hull_only(bad)]);
         assert_nothing_left(&h, &id, &b.dir);
+/// The container's program, and an exec'd one, start with SIGPIPE's default action and no
+/// signal blocked, as runc's: hull itself ignores SIGPIPE, and an ignored signal would stay
+/// ignored across execve. (Signals the caller ignores, such as `nohup`'s SIGHUP, stay so.)
+#[test]
+fn sigpipe_is_not_ignored_and_no_signal_blocked() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.sh("cat /proc/self/status");
+    let init = h.run_fg(&h.new_id(), &b, &[]).ok().stdout;
+    b.sh("exec sleep 1000");
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let exec = h.run(&["exec", &id, "cat", "/proc/self/status"]).ok().stdout;
+    h.delete(&id, true).ok();
+    for status in [init, exec] {
+        let ignored = u64::from_str_radix(status_field(&status, "SigIgn"), 16).unwrap();
+        assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE ignored:\n{status}");
+        assert_eq!(status_field(&status, "SigBlk"), "0000000000000000", "{status}");
     }
 }

@@ -69,25 +69,39 @@ pub(crate) fn parse_pids(text: &str) -> std::result::Result<Vec<i32>, String> {
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Removes the cgroup `dir` and every cgroup below it, deepest first. A missing `dir` is
-/// success. While the kernel reports EBUSY (processes still draining) it retries with short
-/// sleeps for up to about one second.
+/// success. While the kernel reports EBUSY (processes still draining) it retries, sleeping
+/// 1 ms, then 2, 4 and at most 10 ms between tries, for up to about one second.
 pub(crate) fn remove_tree(dir: &Path) -> Result<()> {
     let deadline = Instant::now() + REMOVE_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
     loop {
         match remove_once(dir) {
             Err(CgroupError::Io { source, .. })
                 if source.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline =>
             {
-                std::thread::sleep(Duration::from_millis(10));
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(10));
             }
             other => return other,
         }
     }
 }
 
-/// One pass of [`remove_tree`]: children first, then `dir`.
+/// One pass of [`remove_tree`]: `dir` at once when it has no child cgroup (the common case:
+/// one `rmdir`), else its children first, then `dir`.
 fn remove_once(dir: &Path) -> Result<()> {
-    for child in subdirs(dir)? {
+    let busy = match std::fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        // cgroupfs says EBUSY for child cgroups and for processes; other filesystems ENOTEMPTY
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)) => e,
+        Err(e) => return Err(CgroupError::io("remove cgroup", dir, e)),
+    };
+    let children = subdirs(dir)?;
+    if children.is_empty() {
+        return Err(CgroupError::io("remove cgroup", dir, busy));
+    }
+    for child in children {
         remove_once(&child)?;
     }
     match std::fs::remove_dir(dir) {

@@ -23,6 +23,7 @@ mod recursive_attrs;
 mod remount;
 mod rootfs;
 mod session;
+mod signals;
 pub mod sysctl;
 mod tmpcopyup;
 mod user;
@@ -312,6 +313,7 @@ pub(crate) fn become_process_with(
     process: &Process,
     seccomp: Option<&LinuxSeccomp>,
 ) -> Result<Prepared> {
+    signals::restore_defaults()?;
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     oom::apply(process.oom_score_adj())?;
     if let Some(prio) = process.io_priority() {
