@@ -246,11 +246,22 @@ fn sigpipe_is_not_ignored_and_no_signal_blocked() {
     b.sh("exec sleep 1000");
     let id = h.new_id();
     h.create_start(&id, &b);
-    let exec = h.run(&["exec", &id, "cat", "/proc/self/status"]).ok().stdout;
+    let exec = h
+        .run(&["exec", &id, "cat", "/proc/self/status"])
+        .ok()
+        .stdout;
     h.delete(&id, true).ok();
     for status in [init, exec] {
         let ignored = u64::from_str_radix(status_field(&status, "SigIgn"), 16).unwrap();
-        assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE ignored:\n{status}");
-        assert_eq!(status_field(&status, "SigBlk"), "0000000000000000", "{status}");
+        assert_eq!(
+            ignored & (1 << (libc::SIGPIPE - 1)),
+            0,
+            "SIGPIPE ignored:\n{status}"
+        );
+        assert_eq!(
+            status_field(&status, "SigBlk"),
+            "0000000000000000",
+            "{status}"
+        );
     }
 }
