@@ -234,6 +234,9 @@ fn env_entries_without_a_name_are_refused() {
         h.create(&id, &b)
             .assert_error(&[hull_only("process.env[1]"), hull_only(bad)]);
         assert_nothing_left(&h, &id, &b.dir);
+    }
+}
+
 /// The container's program, and an exec'd one, start with SIGPIPE's default action and no
 /// signal blocked, as runc's: hull itself ignores SIGPIPE, and an ignored signal would stay
 /// ignored across execve. (Signals the caller ignores, such as `nohup`'s SIGHUP, stay so.)
