@@ -74,6 +74,41 @@ fn a_policy_the_kernel_refuses_is_an_error_naming_the_field() {
     }
 }
 
+/// Bad policies in runc's words (its memorypolicy tests match on them), case by case.
+#[test]
+fn bad_policies_in_runc_words() {
+    let h = Hull::new();
+    for (policy, words) in [
+        (json!({}), "invalid memory policy mode"),
+        (json!({"nodes": "0-7"}), "invalid memory policy mode"),
+        (
+            json!({"mode": "INTERLEAVE", "nodes": "0"}),
+            "invalid memory policy",
+        ),
+        (
+            json!({"mode": "MPOL_PREFERRED", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES", "badflag"]}),
+            "invalid memory policy flag",
+        ),
+        (
+            json!({"mode": "MPOL_DEFAULT", "nodes": "0-7"}),
+            "mode requires 0 nodes but got 8",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0-9876543210", "flags": []}),
+            "invalid memory policy node",
+        ),
+    ] {
+        let mut b = h.bundle();
+        b.config["linux"]["memoryPolicy"] = policy.clone();
+        b.args(&["true"]);
+        let id = h.new_id();
+        let out = h.create(&id, &b);
+        out.assert_error(&[]);
+        assert!(out.stderr.contains(words), "{policy}:\n{out}");
+        assert_nothing_left(&h, &id, &b.dir);
+    }
+}
+
 #[test]
 fn features_advertise_the_modes_and_flags() {
     let h = Hull::new();

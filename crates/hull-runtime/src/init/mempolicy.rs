@@ -46,14 +46,18 @@ fn parse_nodes(text: &str) -> std::result::Result<Vec<usize>, String> {
                 .parse::<usize>()
                 .ok()
                 .filter(|n| *n <= MAX_NODE)
-                .ok_or_else(|| format!("{part:?} is not a node number (0-{MAX_NODE}) or range"))
+                .ok_or_else(|| {
+                    format!("invalid memory policy node {part:?}: not a node number (0-{MAX_NODE}) or range")
+                })
         };
         let (first, last) = match part.split_once('-') {
             Some((a, b)) => (number(a)?, number(b)?),
             None => (number(part)?, number(part)?),
         };
         if first > last {
-            return Err(format!("{part:?}: the range is reversed"));
+            return Err(format!(
+                "invalid memory policy node {part:?}: the range is reversed"
+            ));
         }
         nodes.extend(first..=last);
     }
@@ -83,10 +87,23 @@ pub fn check(spec: &Spec) -> std::result::Result<(), (String, String)> {
         MemoryPolicyModeType::MpolDefault | MemoryPolicyModeType::MpolLocal
     );
     if needs_nodes && nodes.is_empty() {
-        return bad("nodes", format!("{} needs at least one node", p.mode()));
+        return bad(
+            "nodes",
+            format!(
+                "invalid memory policy: {} needs at least one node",
+                p.mode()
+            ),
+        );
     }
     if !takes_nodes && !nodes.is_empty() {
-        return bad("nodes", format!("{} takes no nodes", p.mode()));
+        return bad(
+            "nodes",
+            format!(
+                "invalid memory policy: {} mode requires 0 nodes but got {}",
+                p.mode(),
+                nodes.len()
+            ),
+        );
     }
     let flags = p.flags().as_deref().unwrap_or_default();
     if flags.contains(&MemoryPolicyFlagType::MpolFStaticNodes)
@@ -94,8 +111,39 @@ pub fn check(spec: &Spec) -> std::result::Result<(), (String, String)> {
     {
         return bad(
             "flags",
-            "MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other".into(),
+            "invalid memory policy flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude \
+             each other"
+                .into(),
         );
+    }
+    Ok(())
+}
+
+/// Before the config is parsed: a missing or unknown `mode` and unknown `flags` are refused
+/// in runc's words ("invalid memory policy mode", "invalid memory policy flag"), naming the
+/// field, instead of the parser's. The error is `(field, reason)`.
+pub fn check_names(config: &serde_json::Value) -> std::result::Result<(), (String, String)> {
+    let Some(p) = config.pointer("/linux/memoryPolicy") else {
+        return Ok(());
+    };
+    let mode = p.get("mode");
+    let known_mode =
+        mode.is_some_and(|m| serde_json::from_value::<MemoryPolicyModeType>(m.clone()).is_ok());
+    if !known_mode {
+        let what = mode.map_or("missing".to_string(), |m| m.to_string());
+        return Err((
+            format!("{FIELD}.mode"),
+            format!("invalid memory policy mode: {what}"),
+        ));
+    }
+    let flags = p.get("flags").and_then(|f| f.as_array());
+    for (i, flag) in flags.into_iter().flatten().enumerate() {
+        if serde_json::from_value::<MemoryPolicyFlagType>(flag.clone()).is_err() {
+            return Err((
+                format!("{FIELD}.flags[{i}]"),
+                format!("invalid memory policy flag {flag}"),
+            ));
+        }
     }
     Ok(())
 }

@@ -47,6 +47,7 @@ pub fn load(dir: &Path) -> Result<Bundle, SpecError> {
             reason: e.to_string(),
         })?;
     crate::security::tolerate(&mut raw);
+    crate::init::mempolicy::check_names(&raw).map_err(|(field, reason)| invalid(field, reason))?;
     crate::bootstrap::idmap_mount::fold_mount_mappings(&mut raw)
         .map_err(|(field, reason)| invalid(field, reason))?;
     let mut spec: Spec = serde_path_to_error::deserialize(raw).map_err(|e| SpecError::Parse {
