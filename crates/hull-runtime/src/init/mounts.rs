@@ -45,43 +45,80 @@ pub fn mount_all(
 ) -> Result<DevReadOnly> {
     let mut dev = DevReadOnly(None);
     for (i, m) in mounts.iter().enumerate() {
-        let idmapped = match idmap_mount::is_idmapped(m) {
-            true => Some(ask_parent(i)?.ok_or_else(|| {
-                Error::Msg(format!("mounts[{i}]: the id-mapped mount was not made"))
-            })?),
-            false => None,
-        };
-        let source =
-            match mount_options::parse(m.options().as_deref().unwrap_or_default()).is_bind() {
-                true => Some(BindSource::find(
-                    crate::spec::query::mount_source(bundle, m),
-                    || ask_parent(i),
-                )?),
-                false => None,
-            };
-        super::procfs::check_mount(root, i, m, source.as_ref().map(BindSource::path).as_deref())?;
-        let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
-        let dev_ro = m.typ().as_deref() == Some("tmpfs")
-            && m.destination() == Path::new("/dev")
-            && opts.flags.contains(MsFlags::MS_RDONLY);
-        let replaces_root = inroot::is_root(root, m.destination());
-        let after = mount_one(
-            root,
-            source.as_ref(),
-            m,
-            new_cgroupns,
-            idmapped.as_ref(),
-            dev_ro,
-        )?;
-        if replaces_root {
-            *root = inroot::open_root(rootfs)?;
-        }
-        finish_one(root, m, after, dev_ro)?;
-        if dev_ro {
-            dev = DevReadOnly(Some(opts));
+        let ro_dev = mount_entry(root, rootfs, bundle, i, m, new_cgroupns, ask_parent)
+            .map_err(|e| naming(i, m.destination(), e))?;
+        if ro_dev.is_some() {
+            dev = DevReadOnly(ro_dev);
         }
     }
     Ok(dev)
+}
+
+/// `e`, saying first which mount it is about (`mounts[i] (/dest)`) unless it already does.
+fn naming(i: usize, dest: &Path, e: Error) -> Error {
+    let at = format!("mounts[{i}]");
+    let named = |what: String| match what.starts_with(&at) {
+        true => what,
+        false => format!("{at} ({}): {what}", dest.display()),
+    };
+    match e {
+        Error::Sys { what, source } => Error::Sys {
+            what: named(what),
+            source,
+        },
+        Error::Io { what, source } => Error::Io {
+            what: named(what),
+            source,
+        },
+        Error::Msg(what) => Error::Msg(named(what)),
+        other => other,
+    }
+}
+
+/// Make mount `i` (`m`); returns its options when it is a `ro` `/dev` tmpfs, left writable
+/// for now (see [`DevReadOnly`]).
+fn mount_entry(
+    root: &mut OwnedFd,
+    rootfs: &Path,
+    bundle: &Path,
+    i: usize,
+    m: &Mount,
+    new_cgroupns: bool,
+    ask_parent: AskParent<'_>,
+) -> Result<Option<MountOptions>> {
+    let idmapped = match idmap_mount::is_idmapped(m) {
+        true => Some(
+            ask_parent(i)?
+                .ok_or_else(|| Error::Msg("the id-mapped mount was not made".to_string()))?,
+        ),
+        false => None,
+    };
+    let source = match mount_options::parse(m.options().as_deref().unwrap_or_default()).is_bind() {
+        true => Some(BindSource::find(
+            crate::spec::query::mount_source(bundle, m),
+            || ask_parent(i),
+        )?),
+        false => None,
+    };
+    super::procfs::check_mount(root, i, m, source.as_ref().map(BindSource::path).as_deref())?;
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+    let dev_ro = m.typ().as_deref() == Some("tmpfs")
+        && m.destination() == Path::new("/dev")
+        && opts.flags.contains(MsFlags::MS_RDONLY);
+    let replaces_root = inroot::is_root(root, m.destination());
+    let after = mount_one(
+        root,
+        source.as_ref(),
+        m,
+        new_cgroupns,
+        idmapped.as_ref(),
+        dev_ro,
+    )?;
+    if replaces_root {
+        *root = inroot::open_root(rootfs)?;
+    }
+    finish_one(root, m, after, dev_ro)?;
+    Ok(dev_ro.then_some(opts))
 }
 
 /// The source of a bind mount: the path the config names and, when init may not reach it (a
