@@ -615,3 +615,30 @@ fn readonly_paths_keep_the_flags_of_their_mount() {
         }
     }
 }
+
+/// A relative destination is relative to the container's `/`, with runc's warning; an empty
+/// one is refused, naming it.
+#[test]
+fn relative_destination_is_inside_the_root() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.add_mount(json!({"destination": "mnt/rel", "type": "tmpfs", "source": "tmpfs"}))
+        .sh("cat /proc/self/mountinfo");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert_eq!(
+        mount_line(&out.stdout, "/mnt/rel").unwrap().1,
+        "tmpfs",
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("mount destination mnt/rel is not absolute"),
+        "{out}"
+    );
+    let mut b = h.bundle();
+    b.add_mount(json!({"destination": "", "type": "tmpfs", "source": "tmpfs"}));
+    let id = h.new_id();
+    h.create(&id, &b)
+        .assert_error(&["destination", "not absolute"]);
+    hull_integration::leaks::assert_nothing_left(&h, &id, &b.dir);
+}

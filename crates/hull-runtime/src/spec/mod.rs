@@ -79,8 +79,9 @@ fn rootfs_path(dir: &Path, spec: &Spec) -> Result<PathBuf, SpecError> {
         .map_err(|e| invalid("root.path", format!("{}: {e}", path.display())))
 }
 
-/// A mount destination written as a host path under the rootfs (`<rootfs>/mnt`) means the path
-/// inside it (`/mnt`), as runc reads it: rewrite such destinations to the container's path.
+/// Mount destinations as runc reads them, rewritten to the container's absolute path: one
+/// written as a host path under the rootfs (`<rootfs>/mnt`) means the path inside it (`/mnt`);
+/// a relative one (`mnt`) is relative to the container's `/`, with runc's warning.
 fn destinations_inside(spec: &mut Spec, dir: &Path, rootfs: &Path) {
     let written = spec.root().as_ref().map(|r| dir.join(r.path()));
     let Some(mounts) = spec.mounts_mut().as_mut() else {
@@ -94,6 +95,13 @@ fn destinations_inside(spec: &mut Spec, dir: &Path, rootfs: &Path) {
             .find_map(|prefix| dest.strip_prefix(prefix).ok());
         if let Some(rest) = inside {
             m.set_destination(Path::new("/").join(rest));
+        } else if dest.is_relative() && !dest.as_os_str().is_empty() {
+            tracing::warn!(
+                "mount destination {} is not absolute. Support for non-absolute mount \
+                 destinations will be removed in a future release.",
+                dest.display()
+            );
+            m.set_destination(Path::new("/").join(dest));
         }
     }
 }
