@@ -281,3 +281,68 @@ fn an_error_after_start_names_the_container() {
         "names the container: {line}"
     );
 }
+
+/// `--debug` marks the stages in runc's words, which runc's debug tests look for: on stderr
+/// without `--log`, only in the log with it (text and JSON), for `run` and for `exec`.
+#[test]
+fn debug_marks_the_stages_in_runc_words() {
+    let run_marks = [
+        "nsexec container setup",
+        "child process in init()",
+        "init: closing the pipe to signal completion",
+    ];
+    let exec_marks = [
+        "nsexec container setup",
+        "child process in init()",
+        "setns_init: about to exec",
+    ];
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["/bin/echo", "Hello World"]);
+    b.save();
+    let bundle = b.dir.to_str().unwrap().to_string();
+    let out = h
+        .run(&["--debug", "run", "--bundle", &bundle, &h.new_id()])
+        .ok();
+    assert!(out.stdout.contains("Hello World"), "{out}");
+    assert!(out.stderr.contains("level=debug"), "{out}");
+    for mark in run_marks {
+        assert!(out.stderr.contains(mark), "{mark:?}:\n{out}");
+    }
+    for format in ["text", "json"] {
+        let log = h.temp_dir().join(format!("debug-{format}.log"));
+        let log_arg = log.to_str().unwrap().to_string();
+        let out = h
+            .run(&[
+                "--log",
+                &log_arg,
+                "--log-format",
+                format,
+                "--debug",
+                "run",
+                "--bundle",
+                &bundle,
+                &h.new_id(),
+            ])
+            .ok();
+        assert!(!out.stderr.contains("level=debug"), "{out}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        let level = if format == "json" {
+            r#""level":"debug""#
+        } else {
+            "level=debug"
+        };
+        assert!(text.contains(level), "{format}:\n{text}");
+        for mark in run_marks {
+            assert!(text.contains(mark), "{format} {mark:?}:\n{text}");
+        }
+    }
+    let mut b = h.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let out = h.run(&["--debug", "exec", &id, "true"]).ok();
+    for mark in exec_marks {
+        assert!(out.stderr.contains(mark), "exec {mark:?}:\n{out}");
+    }
+}

@@ -92,6 +92,9 @@ pub fn spawn_init(
     parent_only: &[RawFd],
     init: impl FnOnce(&Channel) -> i32,
 ) -> Result<i32> {
+    // `--debug` marks each stage in runc's words (nsexec, init, setns_init), which tools
+    // and runc's tests look for.
+    tracing::debug!("nsexec container setup: spawning the container's process");
     let mut parent_only = parent_only.to_vec();
     parent_only.push(parent_end.as_fd().as_raw_fd());
     // The cgroup namespace is made by init itself once the parent has moved it into its

@@ -27,6 +27,7 @@ pub fn run(
     seccomp_agent: Option<&OwnedFd>,
 ) -> i32 {
     let result = (|| {
+        tracing::debug!("child process in init(): joining the container");
         session::lead_new_session().map_err(at("session"))?;
         security::dumpable::forbid().map_err(at("dumpable"))?;
         set_initial_affinity(process).map_err(at("execCPUAffinity"))?;
@@ -56,6 +57,7 @@ pub fn run(
         // Set-up is done: from here on only the seccomp load and execve remain, and the
         // process outlives a `hull exec` that dies now (as it does a detached one).
         parent_death::outlive_parent().map_err(at("report ready"))?;
+        tracing::debug!("setns_init: about to exec");
         chan.send(&Msg::Ready).map_err(at("report ready"))?;
         security::load_seccomp(seccomp, &mut listener, prepared.caps_after_seccomp.as_ref())
             .map_err(at("seccomp"))?;

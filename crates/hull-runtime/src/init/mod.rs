@@ -92,6 +92,7 @@ fn at(step: &'static str) -> impl FnOnce(Error) -> (&'static str, Error) {
 
 fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     let spec = &cfg.bundle.spec;
+    tracing::debug!("child process in init(): setting up the container");
     session::lead_new_session().map_err(at("session"))?;
     if let Some(process) = spec.process() {
         set_initial_affinity(process).map_err(at("execCPUAffinity"))?;
@@ -173,6 +174,7 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     let seccomp = security::seccomp_profile(spec);
     let prepared = become_process_with(process, seccomp).map_err(at("process"))?;
     parent_death::outlive_parent().map_err(at("report ready"))?;
+    tracing::debug!("init: closing the pipe to signal completion (set-up done)");
     chan.send(&Msg::Ready).map_err(at("report ready"))?;
     wait_created(chan).map_err(at("wait for the parent"))?;
     let _started = exec::wait_for_start(cfg.fifo).map_err(at("wait for start"))?;
