@@ -163,3 +163,55 @@ fn host_to_container_bind_mount() {
     let out = b.wait_out();
     assert!(out.contains("mounted\nfrom-the-host\n"), "{out}");
 }
+
+/// What a mountinfo line's optional fields say of its propagation, in one word.
+fn kind(fields: &str) -> &'static str {
+    match (
+        fields.contains("unbindable"),
+        fields.contains("shared:"),
+        fields.contains("master:"),
+    ) {
+        (true, _, _) => "unbindable",
+        (_, true, _) => "shared",
+        (_, _, true) => "slave",
+        _ => "private",
+    }
+}
+
+/// Every propagation option on a bind mount of a shared host directory with a submount: the
+/// plain options change the top mount only, the `r` ones the submount too (what runc 1.1.5
+/// shows on the same bundle). By default the source, in the container's namespace, is a slave
+/// of the host's.
+#[test]
+fn propagation_options_of_a_bind_mount() {
+    let h = Hull::new();
+    let host = h.temp_dir().join("src");
+    let _shared = HostMount::shared_bind(&host);
+    let _sub = HostMount::tmpfs(&host.join("sub"));
+    let want = [
+        ("shared", "shared", "slave"),
+        ("rshared", "shared", "shared"),
+        ("slave", "slave", "slave"),
+        ("rslave", "slave", "slave"),
+        ("private", "private", "slave"),
+        ("rprivate", "private", "private"),
+        ("unbindable", "unbindable", "slave"),
+        ("runbindable", "unbindable", "unbindable"),
+    ];
+    for (mode, top, sub) in want {
+        let mut b = h.bundle();
+        b.add_mount(
+            json!({"destination": "/mnt/p", "type": "bind", "source": host,
+                           "options": ["rbind", mode]}),
+        )
+        .sh("cat /proc/self/mountinfo");
+        let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+        let got =
+            |p: &str| kind(&propagation_of(&out.stdout, p).unwrap_or_else(|| panic!("{p}: {out}")));
+        assert_eq!(
+            (got("/mnt/p"), got("/mnt/p/sub")),
+            (top, sub),
+            "{mode}:\n{out}"
+        );
+    }
+}
