@@ -142,6 +142,13 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     )
     .map_err(at("createContainer hooks"))?;
     enter_root(cfg).map_err(at("pivot_root"))?;
+    // As runc: a missing cwd is made in the new root before it is made read-only.
+    if let Some(process) = spec.process() {
+        ensure_cwd(process).map_err(at("process"))?;
+    }
+    if readonly_root(spec) {
+        pivot::make_readonly().map_err(at("pivot_root"))?;
+    }
     let proc = procfs::open_root().map_err(at("procfs"))?;
     if let Some(socket) = cfg.console_socket {
         let size = spec.process().as_ref().and_then(console_size);
@@ -170,7 +177,6 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
         .process()
         .as_ref()
         .ok_or(("process", Error::Msg("missing".into())))?;
-    ensure_cwd(process, readonly_root(spec)).map_err(at("process"))?;
     let seccomp = security::seccomp_profile(spec);
     let prepared = become_process_with(process, seccomp).map_err(at("process"))?;
     parent_death::outlive_parent().map_err(at("report ready"))?;
@@ -260,28 +266,18 @@ fn readonly_root(spec: &Spec) -> bool {
 
 fn enter_root(cfg: &InitConfig) -> Result<()> {
     if cfg.no_pivot {
-        pivot::move_root(&cfg.bundle.rootfs)?;
+        pivot::move_root(&cfg.bundle.rootfs)
     } else {
-        pivot::pivot(&cfg.bundle.rootfs)?;
+        pivot::pivot(&cfg.bundle.rootfs)
     }
-    if readonly_root(&cfg.bundle.spec) {
-        pivot::make_readonly()?;
-    }
-    Ok(())
 }
 
-/// Create `process.cwd` (as root, inside the new root) when it is missing; on a read-only
-/// root that is an error naming it. Only init does this: `exec` never creates its cwd.
-fn ensure_cwd(process: &Process, readonly: bool) -> Result<()> {
+/// Create `process.cwd` (as root, inside the new root, before a read-only root is made
+/// read-only, as runc) when it is missing. Only init does this: `exec` never creates its cwd.
+fn ensure_cwd(process: &Process) -> Result<()> {
     let cwd = process.cwd();
     if cwd.exists() {
         return Ok(());
-    }
-    if readonly {
-        return Err(Error::Msg(format!(
-            "process.cwd: {} does not exist and the root filesystem is read-only",
-            cwd.display()
-        )));
     }
     std::fs::create_dir_all(cwd).ctx(|| format!("process.cwd: create {}", cwd.display()))
 }
