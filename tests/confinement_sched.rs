@@ -101,3 +101,50 @@ fn personality_linux32_for_exec() {
     h.kill(&id, Some("KILL")).ok();
     h.wait_status(&id, "stopped", Duration::from_secs(10));
 }
+
+/// Without `execCPUAffinity`, the container's processes may run on every CPU of its cpuset,
+/// not only on the one hull was started on (`taskset -c 0 hull run`): runc 1.2's reset, for
+/// init and for exec.
+#[test]
+fn cpu_affinity_is_reset_to_the_cpuset() {
+    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+    use nix::unistd::Pid;
+    let own = sched_getaffinity(Pid::from_raw(0)).unwrap();
+    let cpus: Vec<usize> = (0..CpuSet::count())
+        .filter(|c| own.is_set(*c).unwrap_or(false))
+        .collect();
+    if cpus.len() < 2 {
+        eprintln!("skipped: needs two CPUs");
+        return;
+    }
+    let allowed = |out: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("no Cpus_allowed_list in {out}"))
+    };
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["grep", "Cpus_allowed_list", "/proc/self/status"]);
+    let mut sleeper = h.bundle();
+    sleeper.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    // this test's thread (so hull, its child) pinned to the first CPU only
+    let mut first = CpuSet::new();
+    first.set(cpus[0]).unwrap();
+    sched_setaffinity(Pid::from_raw(0), &first).unwrap();
+    let run = h.run_fg(&h.new_id(), &b, &[]);
+    h.create_start(&id, &sleeper);
+    let exec = h.run(&[
+        "exec",
+        &id,
+        "grep",
+        "Cpus_allowed_list",
+        "/proc/self/status",
+    ]);
+    sched_setaffinity(Pid::from_raw(0), &own).unwrap();
+    let (run, exec) = (run.ok(), exec.ok());
+    let want = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert_eq!(allowed(&run.stdout), allowed(&want), "run:\n{run}");
+    assert_eq!(allowed(&exec.stdout), allowed(&want), "exec:\n{exec}");
+}

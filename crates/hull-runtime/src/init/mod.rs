@@ -211,14 +211,17 @@ pub(crate) fn set_initial_affinity(process: &Process) -> Result<()> {
     }
 }
 
-/// `process.execCPUAffinity.final`: the CPUs the program runs on.
+/// `process.execCPUAffinity.final`: the CPUs the program runs on. Without any
+/// `execCPUAffinity`, every CPU of the container's cpuset (called once the process is in its
+/// cgroup; as runc 1.2, not the affinity hull was started with).
 pub(crate) fn set_final_affinity(process: &Process) -> Result<()> {
-    match process
-        .exec_cpu_affinity()
-        .as_ref()
-        .and_then(|a| a.cpu_affinity_final().as_deref())
-    {
+    let affinity = process.exec_cpu_affinity().as_ref();
+    match affinity.and_then(|a| a.cpu_affinity_final().as_deref()) {
         Some(cpus) => scheduling::set_affinity(cpus),
+        None if affinity.and_then(|a| a.initial().as_deref()).is_none() => {
+            scheduling::reset_affinity();
+            Ok(())
+        }
         None => Ok(()),
     }
 }

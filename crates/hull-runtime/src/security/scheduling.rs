@@ -157,6 +157,20 @@ pub fn set_affinity(list: &str) -> Result<()> {
         .ctx(|| format!("process.execCPUAffinity: sched_setaffinity {list}"))
 }
 
+/// Let the process run on every CPU its cpuset allows (the kernel intersects the full mask
+/// with the cgroup's cpuset), not only on those hull itself was started on (`taskset`, a
+/// pinned supervisor): runc 1.2's reset, for processes without `execCPUAffinity`. A failure
+/// only leaves the inherited affinity, so it is not an error.
+pub fn reset_affinity() {
+    let mut all = CpuSet::new();
+    for cpu in 0..CpuSet::count() {
+        let _ = all.set(cpu);
+    }
+    if let Err(e) = sched_setaffinity(Pid::from_raw(0), &all) {
+        tracing::debug!("reset the CPU affinity: {e}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
