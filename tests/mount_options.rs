@@ -328,3 +328,46 @@ fn binds_of_files_sockets_and_symlinks() {
         "{out}"
     );
 }
+
+/// crun's `dest-nofollow` (mount onto a symlink in the rootfs itself, not where it points) and
+/// `src-nofollow` (bind a source symlink itself): nothing is made where the links point.
+#[test]
+fn nofollow_options_bind_symlinks_themselves() {
+    let h = Hull::new();
+    let host = h.temp_dir();
+    std::fs::write(host.join("a-file"), "inside-the-file\n").unwrap();
+    std::os::unix::fs::symlink(host.join("a-file"), host.join("a-symlink")).unwrap();
+    let cases = [
+        (
+            "a-symlink",
+            &["bind", "dest-nofollow"][..],
+            "cat /target",
+            "inside-the-file".to_string(),
+        ),
+        (
+            "a-symlink",
+            &["bind", "dest-nofollow", "src-nofollow"][..],
+            "readlink /target",
+            host.join("a-file").display().to_string(),
+        ),
+        (
+            "a-file",
+            &["bind", "dest-nofollow", "ro"][..],
+            "cat /target",
+            "inside-the-file".into(),
+        ),
+    ];
+    for (source, options, script, want) in cases {
+        let mut b = h.bundle();
+        std::os::unix::fs::symlink("point-to-nowhere", b.host_path("/target")).unwrap();
+        b.add_mount(json!({"destination": "/target", "type": "bind",
+                           "source": host.join(source), "options": options}))
+            .sh(script);
+        let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+        assert_eq!(out.stdout.trim(), want, "{options:?}: {out}");
+        assert!(
+            !b.host_path("/point-to-nowhere").exists(),
+            "{options:?}: made where it points"
+        );
+    }
+}

@@ -61,6 +61,31 @@ pub fn open(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd> {
     open_following(root, path, create, 0)
 }
 
+/// Like [`open`], but a last component that is a symlink is opened itself (`O_NOFOLLOW`), not
+/// followed: what a mount onto that symlink needs.
+pub fn open_unfollowed(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return open(root, path, create);
+    };
+    let parent_create = match create {
+        Create::Nothing => Create::Nothing,
+        _ => Create::Dir,
+    };
+    let dir = open(root, parent, parent_create)?;
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    match openat2(dir.as_fd(), name, how) {
+        Err(Errno::ENOENT) if create != Create::Nothing => {
+            make(&dir, Path::new(name), create)
+                .ctx(|| format!("create {} in the rootfs", path.display()))?;
+            openat2(dir.as_fd(), name, how)
+        }
+        other => other,
+    }
+    .ctx(|| format!("resolve {} in the rootfs", path.display()))
+}
+
 /// How many dangling symlinks [`open`] follows before giving up (the kernel's own limit).
 const MAX_LINKS: u32 = 40;
 

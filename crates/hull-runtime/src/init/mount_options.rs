@@ -19,6 +19,10 @@ pub struct MountOptions {
     pub recursive: RecursiveAttrs,
     /// `tmpcopyup`: fill a new tmpfs with a copy of the directory it covers.
     pub tmpcopyup: bool,
+    /// `src-nofollow` (crun's): a bind source that is a symlink is bound itself, not followed.
+    pub src_nofollow: bool,
+    /// `dest-nofollow` (crun's): a destination that is a symlink is mounted on, not followed.
+    pub dest_nofollow: bool,
     /// Everything else, passed to the filesystem as `data` (comma-joined).
     pub data: Vec<String>,
 }
@@ -88,8 +92,8 @@ fn flag_option(opt: &str) -> Option<(bool, MsFlags)> {
 /// `MS_NOSYMFOLLOW` (Linux 5.10), which nix does not name.
 pub const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
 
-/// Options hull handles apart from flags and propagation: `tmpcopyup` here, `idmap` and
-/// `ridmap` (with or without a value) in `bootstrap/idmap_mount.rs`.
+/// Options hull handles apart from flags and propagation: `idmap` and `ridmap` (with or
+/// without a value), in `bootstrap/idmap_mount.rs`, and `tmpcopyup`.
 fn is_extension(opt: &str) -> bool {
     let name = opt.split_once('=').map_or(opt, |(n, _)| n);
     matches!(name, "idmap" | "ridmap") || opt == "tmpcopyup"
@@ -143,6 +147,8 @@ pub fn known_options() -> Vec<&'static str> {
         "unbindable",
         "runbindable",
         "tmpcopyup",
+        "src-nofollow",
+        "dest-nofollow",
         "idmap",
         "ridmap",
     ];
@@ -177,6 +183,8 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
         propagation: Vec::new(),
         recursive: RecursiveAttrs::default(),
         tmpcopyup: false,
+        src_nofollow: false,
+        dest_nofollow: false,
         data: Vec::new(),
     };
     for opt in options.iter().map(AsRef::as_ref) {
@@ -193,6 +201,10 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
         } else if parsed.recursive.add(opt) {
         } else if opt == "tmpcopyup" {
             parsed.tmpcopyup = true;
+        } else if opt == "src-nofollow" {
+            parsed.src_nofollow = true;
+        } else if opt == "dest-nofollow" {
+            parsed.dest_nofollow = true;
         } else if !opt.is_empty() && !is_extension(opt) {
             parsed.data.push(opt.to_string());
         }

@@ -4,7 +4,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
+use nix::sys::stat::Mode;
 use oci_spec::runtime::Mount;
 
 use super::inroot::{self, Create};
@@ -256,7 +258,7 @@ fn finish_one(root: &OwnedFd, m: &Mount, after: After, read_only_later: bool) ->
         After::Nothing => {}
     }
     if !opts.recursive.is_empty() {
-        let mounted = inroot::open(root, dest, Create::Nothing)?;
+        let mounted = open_dest(root, dest, &opts, Create::Nothing)?;
         opts.recursive.apply(&mounted).ctx(|| {
             let asked: Vec<&str> = m
                 .options()
@@ -324,17 +326,33 @@ fn bind_only(
     dest: &Path,
     opts: &MountOptions,
 ) -> Result<()> {
+    // (a source the parent opened is reached through its fd, already followed)
+    let unfollowed = match opts.src_nofollow && source == named {
+        true => Some(
+            nix::fcntl::open(
+                source,
+                OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .ctx(|| format!("bind mount source {}", named.display()))?,
+        ),
+        false => None,
+    };
+    let source = match &unfollowed {
+        Some(fd) => inroot::fd_path(fd),
+        None => source.to_path_buf(),
+    };
     let meta =
-        std::fs::metadata(source).ctx(|| format!("bind mount source {}", named.display()))?;
+        std::fs::metadata(&source).ctx(|| format!("bind mount source {}", named.display()))?;
     let create = if meta.is_dir() {
         Create::Dir
     } else {
         Create::File
     };
-    let target = inroot::open(root, dest, create)?;
+    let target = open_dest(root, dest, opts, create)?;
     let bind_flags = opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
     mount(
-        Some(source),
+        Some(&source),
         &inroot::fd_path(&target),
         None::<&str>,
         bind_flags,
@@ -355,6 +373,15 @@ fn attach_idmapped(root: &OwnedFd, tree: &OwnedFd, dest: &Path) -> Result<()> {
         .ctx(|| format!("move the id-mapped mount onto {}", dest.display()))
 }
 
+/// Open `dest` inside `root` (creating what `create` says), not following a last symlink with
+/// `dest-nofollow`.
+fn open_dest(root: &OwnedFd, dest: &Path, opts: &MountOptions, create: Create) -> Result<OwnedFd> {
+    match opts.dest_nofollow {
+        true => inroot::open_unfollowed(root, dest, create),
+        false => inroot::open(root, dest, create),
+    }
+}
+
 /// Remount the bind mount at `dest` with the flags of `opts` beyond bind/rbind, if any.
 fn remount_with_options(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
     let extra = opts
@@ -363,7 +390,7 @@ fn remount_with_options(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Res
     if extra.is_empty() && opts.cleared.is_empty() {
         return Ok(());
     }
-    let mounted = inroot::open(root, dest, Create::Nothing)?;
+    let mounted = open_dest(root, dest, opts, Create::Nothing)?;
     super::remount::remount_bind_as_asked(&inroot::fd_path(&mounted), extra, opts.cleared).ctx(
         || {
             format!(
@@ -392,7 +419,7 @@ fn set_propagation(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<(
     if opts.propagation.is_empty() {
         return Ok(());
     }
-    let mounted = inroot::open(root, dest, Create::Nothing)?;
+    let mounted = open_dest(root, dest, opts, Create::Nothing)?;
     for p in &opts.propagation {
         mount(
             None::<&str>,
