@@ -604,3 +604,47 @@ fn notify_errors_in_runc_words() {
         assert_nothing_left(&h, &id, &b.dir);
     }
 }
+
+/// NOTIFY of the syscalls hull itself makes after the filter is in place (execve, openat,
+/// read, close), with an agent that lets each one go on (SECCOMP_USER_NOTIF_FLAG_CONTINUE,
+/// as runc's example agent does): the program runs, with and without noNewPrivileges.
+#[test]
+fn notify_of_hulls_own_last_syscalls_with_a_continuing_agent() {
+    for nnp in [false, true] {
+        let h = Hull::new();
+        let sock = h.temp_dir().join("agent.sock");
+        let listener = UnixListener::bind(&sock).unwrap();
+        let agent = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().expect("accept the runtime");
+            let (fd, _) = recv_fd(conn.as_raw_fd());
+            let mut seen = 0;
+            while let Ok(req) = libseccomp::ScmpNotifReq::receive(fd) {
+                seen += 1;
+                let resp = libseccomp::ScmpNotifResp::new_continue(
+                    req.id,
+                    libseccomp::ScmpNotifRespFlags::CONTINUE,
+                );
+                let _ = resp.respond(fd);
+            }
+            seen
+        });
+        let mut b = h.bundle();
+        let mut p = profile(
+            "SCMP_ACT_ALLOW",
+            json!([{"names": ["execve", "openat", "open", "read", "close"], "action": "SCMP_ACT_NOTIFY"}]),
+        );
+        p["listenerPath"] = json!(sock);
+        b.config["linux"]["seccomp"] = p;
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        b.args(&["/bin/echo", "ran"]);
+        let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+        assert_eq!(out.stdout.trim(), "ran", "nnp {nnp}:\n{out}");
+        hull_integration::poll(Duration::from_secs(10), "the agent to finish", || {
+            agent.is_finished().then_some(())
+        });
+        assert!(
+            agent.join().unwrap() > 0,
+            "nnp {nnp}: the agent saw the execve"
+        );
+    }
+}
