@@ -371,3 +371,18 @@ fn nofollow_options_bind_symlinks_themselves() {
         );
     }
 }
+
+/// crun's `copy-symlink`: a bind source that is a symlink (here a dangling one) is copied to the
+/// destination as a symlink with the same target, under directories made for it.
+#[test]
+fn copy_symlink_makes_the_same_symlink() {
+    let h = Hull::new();
+    let host = h.temp_dir();
+    std::os::unix::fs::symlink("point-to-nowhere", host.join("a-broken-link")).unwrap();
+    let mut b = h.bundle();
+    b.add_mount(json!({"destination": "/a/sym/link", "type": "bind",
+                       "source": host.join("a-broken-link"), "options": ["rbind", "copy-symlink"]}))
+        .sh("readlink /a/sym/link");
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    assert_eq!(out.stdout.trim(), "point-to-nowhere", "{out}");
+}

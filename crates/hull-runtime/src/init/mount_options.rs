@@ -23,6 +23,9 @@ pub struct MountOptions {
     pub src_nofollow: bool,
     /// `dest-nofollow` (crun's): a destination that is a symlink is mounted on, not followed.
     pub dest_nofollow: bool,
+    /// `copy-symlink` (crun's): a bind source that is a symlink is copied (a new symlink with
+    /// its target at the destination) instead of mounted.
+    pub copy_symlink: bool,
     /// Everything else, passed to the filesystem as `data` (comma-joined).
     pub data: Vec<String>,
 }
@@ -149,6 +152,7 @@ pub fn known_options() -> Vec<&'static str> {
         "tmpcopyup",
         "src-nofollow",
         "dest-nofollow",
+        "copy-symlink",
         "idmap",
         "ridmap",
     ];
@@ -185,6 +189,7 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
         tmpcopyup: false,
         src_nofollow: false,
         dest_nofollow: false,
+        copy_symlink: false,
         data: Vec::new(),
     };
     for opt in options.iter().map(AsRef::as_ref) {
@@ -205,6 +210,8 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
             parsed.src_nofollow = true;
         } else if opt == "dest-nofollow" {
             parsed.dest_nofollow = true;
+        } else if opt == "copy-symlink" {
+            parsed.copy_symlink = true;
         } else if !opt.is_empty() && !is_extension(opt) {
             parsed.data.push(opt.to_string());
         }

@@ -175,6 +175,10 @@ fn mount_one(
         return Ok(After::Remount(opts));
     }
     if let Some(source) = bind_source {
+        if opts.copy_symlink && source.named.is_symlink() {
+            copy_symlink(root, &source.named, dest)?;
+            return Ok(After::Nothing);
+        }
         bind_only(root, &source.path(), &source.named, dest, &opts)?;
         return Ok(After::Remount(opts));
     }
@@ -359,6 +363,23 @@ fn bind_only(
         None::<&str>,
     )
     .ctx(|| format!("bind mount {} on {}", named.display(), dest.display()))
+}
+
+/// `copy-symlink`: make at `dest` a symlink with the target of the symlink `source`.
+fn copy_symlink(root: &OwnedFd, source: &Path, dest: &Path) -> Result<()> {
+    let target =
+        std::fs::read_link(source).ctx(|| format!("read the symlink {}", source.display()))?;
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return Err(Error::Msg(format!("copy-symlink onto {}", dest.display())));
+    };
+    let dir = inroot::open(root, parent, Create::Dir)?;
+    nix::unistd::symlinkat(&target, dir.as_fd(), name).ctx(|| {
+        format!(
+            "copy the symlink {} to {}",
+            source.display(),
+            dest.display()
+        )
+    })
 }
 
 /// Attach a detached id-mapped mount made by the parent (see `bootstrap::idmap_mount`) onto
