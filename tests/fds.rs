@@ -176,3 +176,35 @@ fn socket_activation_for_another_pid_is_ignored() {
     assert_eq!(fds_of(&out.stdout), [0, 1, 2], "{out}");
     assert!(out.stdout.contains("env:LISTEN_FDS=\n"), "{out}");
 }
+
+/// hull started with fds 0, 1 and 2 closed (a careless supervisor) opens `/dev/null` on
+/// them first thing: the container's stdio is `/dev/null`, never a file hull opened later
+/// (its state dir, a cgroup file...) that took a free standard number.
+#[test]
+fn hull_started_with_stdio_closed_gives_the_container_dev_null() {
+    use std::os::unix::process::CommandExt;
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.root_readonly(false).sh(
+        "s=$(for f in 0 1 2; do echo $f:$(readlink /proc/$$/fd/$f); done); echo \"$s\" >/fds.txt",
+    );
+    b.save();
+    let id = h.new_id();
+    let mut cmd = h.command(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
+    // SAFETY: only close (async-signal-safe) between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            for fd in 0..=2 {
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    let status = cmd.status().unwrap();
+    let seen = std::fs::read_to_string(b.host_path("/fds.txt")).unwrap_or_default();
+    assert!(
+        status.success(),
+        "hull run: {status}; the container saw:\n{seen}"
+    );
+    assert_eq!(seen, "0:/dev/null\n1:/dev/null\n2:/dev/null\n");
+}
