@@ -1,6 +1,7 @@
 //! Namespaces: new ones (pid, uts, net, ipc, mnt), none, and joined by path.
 
 use hull_integration::{ns_link, Hull};
+use serde_json::json;
 use std::time::Duration;
 
 #[test]
@@ -215,4 +216,53 @@ fn time_namespace_with_clock_offsets() {
         uptime >= host_uptime + 172800.0 - 60.0,
         "boot clock not shifted: {out}"
     );
+}
+
+/// A PID namespace joined by path (Kubernetes' shareProcessNamespace): the container's init
+/// sees the other container's processes and is not PID 1; hull's own next children (the
+/// createRuntime and poststart hooks) stay in the host's PID namespace.
+#[test]
+fn join_a_pid_namespace_by_path_and_hooks_stay_in_the_hosts() {
+    let h = Hull::new();
+    let mut a = h.bundle();
+    a.args(&["sleep", "1000"]);
+    let ida = h.new_id();
+    h.run_fg(&ida, &a, &["--detach"]).ok();
+    let apid = h.pid(&ida).to_string();
+
+    let mut b = h.bundle();
+    b.root_readonly(false)
+        .add_namespace("pid", Some(&format!("/proc/{apid}/ns/pid")))
+        .sh("echo $$; readlink /proc/self/ns/pid; ps -o pid,args");
+    let log = b.host_path("/hooks.log");
+    for kind in ["createRuntime", "poststart"] {
+        let line = format!(
+            "echo {kind} $(readlink /proc/self/ns/pid) >> {}",
+            log.display()
+        );
+        b.add_hook(kind, json!({"path": "/bin/sh", "args": ["sh", "-c", line]}));
+    }
+    let out = h.run_fg(&h.new_id(), &b, &[]).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_ne!(
+        lines.first().copied(),
+        Some("1"),
+        "B's init is not PID 1: {out}"
+    );
+    assert_eq!(
+        lines.get(1).copied(),
+        Some(ns_link(&apid, "pid").as_str()),
+        "{out}"
+    );
+    assert!(out.stdout.contains("sleep 1000"), "B sees A's sleep: {out}");
+    let host = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    let hooks = std::fs::read_to_string(&log).unwrap();
+    for kind in ["createRuntime", "poststart"] {
+        assert!(
+            hooks.contains(&format!("{kind} {}", host.display())),
+            "{kind} ran in the host's PID namespace: {hooks}"
+        );
+    }
+    h.kill(&ida, Some("KILL")).ok();
+    h.wait_status(&ida, "stopped", Duration::from_secs(30));
 }

@@ -78,6 +78,19 @@ impl Plan {
         !self.join.is_empty() || self.time_offsets.is_some()
     }
 
+    /// Whether init can be cloned by hull itself and enter the namespaces to join after the
+    /// clone, with no intermediate process: when there is no user namespace to join or make
+    /// (joining after a new one would lack the rights; a joined one must come before the
+    /// others) and no time namespace to join or to set offsets for. The PID namespace to join
+    /// is then entered by hull before the clone, for its child only (see `spawn`).
+    pub fn joins_after_clone(&self) -> bool {
+        !self.new.contains(CloneFlags::CLONE_NEWUSER)
+            && self.time_offsets.is_none()
+            && self.join.iter().all(|(kind, _)| {
+                !matches!(kind, LinuxNamespaceType::User | LinuxNamespaceType::Time)
+            })
+    }
+
     /// Whether an existing user namespace is joined before the clone: the cloning process then
     /// has no rights over the host's cgroup files, so `CLONE_INTO_CGROUP` fails (EACCES) and
     /// the process must be moved into its cgroup from outside, after the clone.

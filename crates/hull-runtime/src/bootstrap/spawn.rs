@@ -10,9 +10,10 @@
 //! Every child keeps only its own end of the channel (and none of the parent's locks), and
 //! dies with hull until it is told otherwise ([`parent_death`]).
 
+use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
-use nix::sched::CloneFlags;
+use nix::sched::{setns, CloneFlags};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
@@ -20,6 +21,7 @@ use super::channel::{Channel, Msg};
 use super::namespaces::{self, Plan};
 use super::parent_death;
 use crate::error::{Context, Error, Result};
+use oci_spec::runtime::LinuxNamespaceType;
 
 /// Which side of a `clone3` this process is on.
 enum Forked {
@@ -80,6 +82,54 @@ fn enter_child(parent_only: &[RawFd], child_end: &Channel) {
     }
 }
 
+/// The path with joins but no intermediate process (see [`Plan::joins_after_clone`]): hull
+/// enters the PID namespace to join for its children only, clones init (which is then born
+/// in it) and goes back to its own; init enters the other namespaces itself, in order.
+fn clone_then_join(
+    opened: Vec<(LinuxNamespaceType, File)>,
+    flags: CloneFlags,
+    cgroup: Option<RawFd>,
+    parent_only: &[RawFd],
+    child_end: &Channel,
+    init: impl FnOnce(&Channel) -> i32,
+) -> Result<i32> {
+    let (pid_ns, rest): (Vec<_>, Vec<_>) = opened
+        .into_iter()
+        .partition(|(kind, _)| *kind == LinuxNamespaceType::Pid);
+    let own_pid_ns = match pid_ns.is_empty() {
+        true => None,
+        false => Some(File::open("/proc/self/ns/pid").ctx(|| "open /proc/self/ns/pid")?),
+    };
+    namespaces::enter(&pid_ns)?;
+    let back_home = || match &own_pid_ns {
+        Some(own) => setns(own.as_fd(), CloneFlags::CLONE_NEWPID)
+            .ctx(|| "return to hull's own PID namespace for its next children"),
+        None => Ok(()),
+    };
+    let forked = match clone3(flags, cgroup) {
+        Ok(forked) => forked,
+        Err(e) => return back_home().and(Err(e)),
+    };
+    match forked {
+        Forked::Parent(pid) => back_home().map(|()| pid),
+        Forked::Child => {
+            enter_child(parent_only, child_end);
+            drop(own_pid_ns);
+            let code = match namespaces::enter(&rest) {
+                Ok(()) => {
+                    drop(rest);
+                    init(child_end)
+                }
+                Err(e) => {
+                    child_end.fail("namespaces", &e);
+                    1
+                }
+            };
+            exit_child(code)
+        }
+    }
+}
+
 /// Start init in the namespaces of `plan` (and in the cgroup whose directory `cgroup` is open
 /// on, if given), running `init(child_end)` in it. `init` only returns on failure (it ends in
 /// execve). The children close `parent_end` and the fds `parent_only` at once, and die with
@@ -115,6 +165,9 @@ pub fn spawn_init(
         };
     }
     let opened = plan.open_joins()?;
+    if plan.joins_after_clone() {
+        return clone_then_join(opened, flags, cgroup, &parent_only, &child_end, init);
+    }
     match clone3(CloneFlags::empty(), None)? {
         Forked::Child => {
             enter_child(&parent_only, &child_end);
