@@ -482,7 +482,9 @@ fn exec_process_json_without_user() {
 }
 
 /// `exec --cgroup [CONTROLLER:]PATH` runs the process in an existing sub-cgroup of the
-/// container's; a missing one is an error (255) and is not made.
+/// container's; a missing one is an error (255) and is not made. On v2 the exec enables no
+/// controller in the container's cgroup (threaded ones there, beside init, would make it a
+/// thread root and the sub-cgroup an invalid domain: clone3 CLONE_INTO_CGROUP EOPNOTSUPP).
 #[test]
 fn exec_cgroup_runs_in_a_sub_cgroup() {
     use hull_integration::{cgroup_v2_only, host_cgroup_file};
@@ -496,7 +498,11 @@ fn exec_cgroup_runs_in_a_sub_cgroup() {
     };
     let dir = host_cgroup_file(pid, controller, "sub");
     std::fs::create_dir(&dir).unwrap();
+    let subtree = || std::fs::read_to_string(host_cgroup_file(pid, "", "cgroup.subtree_control"));
+    let before = cgroup_v2_only().then(subtree);
     let out = exec(&h, &id, &["--cgroup", flag], &["cat", "/proc/self/cgroup"]);
+    let after = cgroup_v2_only().then(subtree);
+    let sub_type = cgroup_v2_only().then(|| std::fs::read_to_string(dir.join("cgroup.type")));
     let _ = std::fs::remove_dir(&dir);
     let out = out.ok();
     let line = out
@@ -511,6 +517,14 @@ fn exec_cgroup_runs_in_a_sub_cgroup() {
         })
         .unwrap_or_else(|| panic!("no {controller:?} line:\n{out}"));
     assert!(line.ends_with("/sub"), "{line}\n{out}");
+    if let (Some(before), Some(after), Some(sub_type)) = (before, after, sub_type) {
+        let (before, after) = (before.unwrap(), after.unwrap());
+        assert_eq!(
+            before, after,
+            "exec changed the container's subtree_control"
+        );
+        assert_eq!(sub_type.unwrap().trim(), "domain");
+    }
     let missing = if controller.is_empty() {
         "nope"
     } else {

@@ -1,12 +1,13 @@
 //! `hull spec` writes runc's default config.json.
 
-use hull_integration::{fresh_dir, Hull};
+use hull_integration::{cgroup_v2_only, fresh_dir, Hull};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
 /// runc's default spec: from the installed `runc spec` when there is one, else the copy of
-/// runc 1.1.5's in `tests/fixtures/`.
+/// runc 1.1.5's in `tests/fixtures/` (written on a cgroup v1 host: on a v2-only host runc
+/// adds a cgroup namespace, last).
 fn runc_spec(rootless: bool) -> Value {
     let dir = fresh_dir("runc-spec");
     let mut cmd = Command::new("runc");
@@ -26,12 +27,18 @@ fn runc_spec(rootless: bool) -> Value {
         } else {
             "runc-1.1.5-spec.json"
         };
-        std::fs::read_to_string(
+        let fixture = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("fixtures")
                 .join(name),
         )
-        .unwrap()
+        .unwrap();
+        let mut v: Value = serde_json::from_str(&fixture).unwrap();
+        if cgroup_v2_only() {
+            let nss = v["linux"]["namespaces"].as_array_mut().unwrap();
+            nss.push(serde_json::json!({"type": "cgroup"}));
+        }
+        serde_json::to_string(&v).unwrap()
     });
     serde_json::from_str(&text).unwrap()
 }
@@ -205,4 +212,19 @@ fn spec_refuses_to_overwrite() {
         std::fs::read_to_string(dir.join("config.json")).unwrap(),
         "keep me"
     );
+}
+
+/// On a cgroup v2 host `hull spec` (and `--rootless`) adds a cgroup namespace, as `runc spec`
+/// does, so a default container sees its own cgroup as `/`; on a v1 or hybrid host it does not.
+#[test]
+fn spec_has_a_cgroup_namespace_on_a_cgroup_v2_host_only() {
+    let h = Hull::new();
+    for extra in [&[][..], &["--rootless"][..]] {
+        let nss = types(&hull_spec(&h, extra)["linux"]["namespaces"]);
+        assert_eq!(
+            nss.contains(&"cgroup".to_string()),
+            cgroup_v2_only(),
+            "hull spec {extra:?} namespaces: {nss:?}"
+        );
+    }
 }

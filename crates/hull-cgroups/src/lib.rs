@@ -71,6 +71,15 @@ pub trait Manager: std::fmt::Debug + Send + Sync {
     /// skipped; any other failure is an error.
     fn apply(&self, pid: i32) -> Result<(), CgroupError>;
 
+    /// Moves `pid` (a whole process) into the existing cgroup, creating nothing and enabling
+    /// no controller in any `cgroup.subtree_control` (an `exec`'d process, as runc's
+    /// `EnterPid`): on v2, threaded controllers enabled in a cgroup that holds processes
+    /// would make it a thread root and every domain cgroup below it invalid (EOPNOTSUPP).
+    /// By default the same as [`Manager::apply`].
+    fn join(&self, pid: i32) -> Result<(), CgroupError> {
+        self.apply(pid)
+    }
+
     /// Writes the resource limits, creating the cgroup first if needed (so it may be called
     /// before [`Manager::apply`]). Every field is checked first: if any set field is not
     /// supported here, nothing is written and the error names the field. Fields left unset

@@ -5,8 +5,28 @@ use serde_json::{json, Value};
 
 const DEFAULT_CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 
-/// The default configuration for a root-run container (runc's `spec` output).
+/// The default configuration for a root-run container (runc's `spec` output): on a cgroup v2
+/// host (`/sys/fs/cgroup` is a cgroup2 mount, runc's test) with a cgroup namespace as well.
 pub fn default_config() -> Value {
+    config_for(cgroup_v2_host())
+}
+
+/// Whether `/sys/fs/cgroup` is a cgroup2 file system: runc's `IsCgroup2UnifiedMode`.
+fn cgroup_v2_host() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
+/// The default configuration, with a cgroup namespace (last, as runc puts it) if `cgroupns`.
+fn config_for(cgroupns: bool) -> Value {
+    let mut config = base_config();
+    if let (true, Some(nss)) = (cgroupns, config["linux"]["namespaces"].as_array_mut()) {
+        nss.push(json!({"type": "cgroup"}));
+    }
+    config
+}
+
+fn base_config() -> Value {
     json!({
         "ociVersion": crate::OCI_VERSION,
         "process": {
@@ -90,6 +110,25 @@ mod tests {
     #[test]
     fn default_config_is_a_valid_spec() {
         let spec: oci_spec::runtime::Spec = serde_json::from_value(default_config()).unwrap();
+        crate::spec::validate(&spec).unwrap();
+    }
+
+    #[test]
+    fn a_cgroup_v2_host_gets_a_cgroup_namespace_last() {
+        let types = |v: &Value| -> Vec<String> {
+            v["linux"]["namespaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["type"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            types(&config_for(true)),
+            ["pid", "network", "ipc", "uts", "mount", "cgroup"]
+        );
+        assert!(!types(&config_for(false)).contains(&"cgroup".to_string()));
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(config_for(true)).unwrap();
         crate::spec::validate(&spec).unwrap();
     }
 

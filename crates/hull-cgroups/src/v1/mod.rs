@@ -147,6 +147,10 @@ impl Manager for V1Manager {
 
     fn apply(&self, pid: i32) -> Result<()> {
         self.create()?;
+        self.join(pid)
+    }
+
+    fn join(&self, pid: i32) -> Result<()> {
         for dir in self.unique_dirs() {
             fs::join(dir, pid)?;
         }

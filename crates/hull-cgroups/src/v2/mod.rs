@@ -123,6 +123,10 @@ impl Manager for V2Manager {
         fs::join(&self.dir, pid)
     }
 
+    fn join(&self, pid: i32) -> Result<()> {
+        fs::join(&self.dir, pid)
+    }
+
     fn set(&self, res: &LinuxResources) -> Result<()> {
         resources::check_supported(res, Mode::Unified)?;
         let writes = plan::plan(res)?;

@@ -143,6 +143,17 @@ pub fn for_exec(record: &Record, subs: &[String]) -> Result<Box<dyn Manager>> {
 /// cgroup, and for a systemd unit (made with the process): there the process joins its
 /// cgroup after the clone.
 pub fn clone_target(m: &dyn Manager) -> Result<Option<OwnedFd>> {
+    open_unified(m, true)
+}
+
+/// Like [`clone_target`] for an `exec`'d process, whose cgroup (the container's, or a
+/// sub-cgroup of it) exists already: it is opened as it is, nothing is created or enabled
+/// (see [`Manager::join`]).
+pub fn exec_clone_target(m: &dyn Manager) -> Result<Option<OwnedFd>> {
+    open_unified(m, false)
+}
+
+fn open_unified(m: &dyn Manager, create: bool) -> Result<Option<OwnedFd>> {
     if m.unit().is_some() {
         return Ok(None);
     }
@@ -153,7 +164,9 @@ pub fn clone_target(m: &dyn Manager) -> Result<Option<OwnedFd>> {
         Some(dir) if paths.len() == 1 => dir,
         _ => return Ok(None),
     };
-    m.create()?;
+    if create {
+        m.create()?;
+    }
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let fd = open(dir, flags, nix::sys::stat::Mode::empty())
         .ctx(|| format!("open {}", dir.display()))?;

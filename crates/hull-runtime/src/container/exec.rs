@@ -62,7 +62,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     // the process joins its cgroup after the clone only (below).
     let into_cgroup = match plan.joins_user_ns() {
         true => None,
-        false => super::cgroup::clone_target(cgroup.as_ref())?,
+        false => super::cgroup::exec_clone_target(cgroup.as_ref())?,
     };
     let into_fd = into_cgroup.as_ref().map(|fd| fd.as_raw_fd());
     let agent = crate::security::connect_seccomp_agent(spec)?;
@@ -72,7 +72,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     drop(agent);
     fault::point("exec::spawned");
     let started = cgroup
-        .apply(pid)
+        .join(pid)
         .map_err(Error::from)
         .and_then(|_| {
             fault::point("exec::in-cgroup");
