@@ -243,7 +243,7 @@ fn env_entries_without_a_name_are_refused() {
 
 /// The container's program, and an exec'd one, start with SIGPIPE's default action and no
 /// signal blocked, as runc's: hull itself ignores SIGPIPE, and an ignored signal would stay
-/// ignored across execve. (Signals the caller ignores, such as `nohup`'s SIGHUP, stay so.)
+/// ignored across execve. (So are those the caller ignores: lifecycle.rs checks them.)
 #[test]
 fn sigpipe_is_not_ignored_and_no_signal_blocked() {
     let h = Hull::new();

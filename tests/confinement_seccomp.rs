@@ -2,13 +2,14 @@
 //! SIGSYS, a notification answered by an agent) and how a bad profile is refused.
 
 use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::time::Duration;
 
 use hull_integration::sysc::{self, nr};
 use hull_integration::{leaks::assert_nothing_left, Hull};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde_json::{json, Value};
 
 /// A rule for both mkdir syscalls (busybox may use either).
@@ -220,19 +221,43 @@ fn recv_fd(conn: RawFd) -> (RawFd, Value) {
     (fd, serde_json::from_slice(&buf[..len]).expect("state JSON"))
 }
 
+/// Answers every syscall notified on `fd` with ENOSPC until no process uses the filter any
+/// more, then closes `fd`. The end is the fd's POLLHUP (Linux 5.8 on): a receive blocked in
+/// the ioctl is not woken when the last filtered process exits on every kernel (6.1 is not),
+/// so the agent waits in poll and receives only what POLLIN announces.
+fn answer_enospc(fd: RawFd) {
+    // SAFETY: recv_fd gave us this fd (SCM_RIGHTS); only this agent holds it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    loop {
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => panic!("poll the seccomp notify fd: {e}"),
+            Ok(_) => {}
+        }
+        let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+        if revents.contains(PollFlags::POLLIN) {
+            // fails (ENOENT) when the notifying process died meanwhile: poll again
+            if let Ok(req) = libseccomp::ScmpNotifReq::receive(fd.as_raw_fd()) {
+                let resp = libseccomp::ScmpNotifResp::new_error(
+                    req.id,
+                    -libc::ENOSPC,
+                    libseccomp::ScmpNotifRespFlags::empty(),
+                );
+                let _ = resp.respond(fd.as_raw_fd());
+            }
+        } else if !revents.is_empty() {
+            return; // POLLHUP: every filtered process is gone (or POLLERR/POLLNVAL)
+        }
+    }
+}
+
 /// A seccomp agent: answers every notified syscall with ENOSPC; returns the state it got.
 fn agent(listener: UnixListener) -> std::thread::JoinHandle<Value> {
     std::thread::spawn(move || {
         let (conn, _) = listener.accept().expect("accept the runtime");
         let (fd, state) = recv_fd(conn.as_raw_fd());
-        while let Ok(req) = libseccomp::ScmpNotifReq::receive(fd) {
-            let resp = libseccomp::ScmpNotifResp::new_error(
-                req.id,
-                -libc::ENOSPC,
-                libseccomp::ScmpNotifRespFlags::empty(),
-            );
-            let _ = resp.respond(fd);
-        }
+        answer_enospc(fd);
         state
     })
 }
@@ -246,14 +271,7 @@ fn agent_for(listener: UnixListener, conns: usize) -> std::thread::JoinHandle<us
             .map(|(conn, _)| {
                 std::thread::spawn(move || {
                     let (fd, _) = recv_fd(conn.as_raw_fd());
-                    while let Ok(req) = libseccomp::ScmpNotifReq::receive(fd) {
-                        let resp = libseccomp::ScmpNotifResp::new_error(
-                            req.id,
-                            -libc::ENOSPC,
-                            libseccomp::ScmpNotifRespFlags::empty(),
-                        );
-                        let _ = resp.respond(fd);
-                    }
+                    answer_enospc(fd);
                 })
             })
             .collect();

@@ -567,6 +567,71 @@ fn run_forwards_signals() {
     assert_eq!(out.code(), Some(42), "{out}");
 }
 
+/// A caller's signal state for [`the_program_starts_with_no_signal_ignored_or_blocked`]: what
+/// a job in the background of a non-interactive shell ignores (SIGINT, SIGQUIT), what Rust
+/// ignores (SIGPIPE), and two blocked signals.
+fn ignore_and_block() -> std::io::Result<()> {
+    for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGPIPE, libc::SIGUSR2] {
+        // SAFETY: SIG_IGN installs no handler; this child only execs hull afterwards.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGUSR1);
+    set.add(nix::sys::signal::Signal::SIGTERM);
+    nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&set), None)?;
+    Ok(())
+}
+
+/// The container's program starts with every signal at its default action and none blocked,
+/// whatever hull inherited (an ignored signal survives execve: a shell cannot trap it then),
+/// init and an exec'd process alike (runc clears the ignores a shell or Rust leaves, not all).
+#[test]
+fn the_program_starts_with_no_signal_ignored_or_blocked() {
+    use std::os::unix::process::CommandExt;
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.root_readonly(false)
+        .sh("grep -E '^Sig(Ign|Blk)' /proc/self/status > /init.sig; touch /ready; exec sleep 1000");
+    b.save();
+    let id = h.new_id();
+    let inheriting = |args: &[&str]| {
+        let mut c = h.command(args);
+        // SAFETY: the hook only changes signal dispositions and the mask before exec.
+        unsafe { c.pre_exec(ignore_and_block) };
+        c
+    };
+    let status = inheriting(&["create", "--bundle", b.dir.to_str().unwrap(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "create: {status}");
+    h.start(&id).ok();
+    wait_ready(&b);
+    let clean = "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n";
+    assert_eq!(b.read("/init.sig"), clean, "init's program");
+    let out = inheriting(&[
+        "exec",
+        &id,
+        "grep",
+        "-E",
+        "^Sig(Ign|Blk)",
+        "/proc/self/status",
+    ])
+    .stdin(std::process::Stdio::null())
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "exec: {out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        clean,
+        "an exec'd process"
+    );
+    h.kill(&id, Some("KILL")).ok();
+    h.wait_stopped(&id);
+}
+
 #[test]
 fn containerd_shim_invocation() {
     let h = Hull::new();

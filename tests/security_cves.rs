@@ -5,7 +5,7 @@
 //!   host directory, from which `../../..` is the host's root. Checked: init and exec'd
 //!   processes get only fds 0, 1, 2, and a cwd of `/proc/self/fd/N` (N = 3..8) either fails
 //!   with a one-line error or stays inside the container: the host's `/` (where the test puts a
-//!   marker file) is never listed.
+//!   marker file, or, when `/` is read-only, by the names only it has) is never listed.
 //! * CVE-2019-5736: a process in the container opened `/proc/<pid>/exe` of a runtime process
 //!   that had entered the container (runc's init, or `runc exec`'s process before its execve)
 //!   and, once the runtime exited, wrote through that handle: the host's runc binary was
@@ -56,38 +56,84 @@ fn cve_2024_21626_exec_sees_only_stdio() {
     assert_eq!(init_fds, [0, 1, 2], "init's fds: {out}");
 }
 
-/// A file in the host's `/`, removed on drop.
-struct HostMarker(PathBuf);
+/// What shows that a listing is of the host's `/`: a marker file made there (removed on
+/// drop), or, where `/` is read-only (the v2 guest, which runs on the host's `/` over 9p),
+/// the names in it that nothing the container can list has: not in the bundle's rootfs and
+/// not in the top of `/proc`, `/sys` (two levels) or `/dev`.
+struct HostMarker {
+    made: Option<PathBuf>,
+    names: Vec<String>,
+}
 
 impl HostMarker {
-    fn new() -> HostMarker {
+    fn new(b: &Bundle) -> HostMarker {
         let p = PathBuf::from(format!("/hull-cve-2024-21626-marker-{}", unique()));
-        std::fs::write(&p, "host").expect("create a marker in the host's /");
-        HostMarker(p)
-    }
-
-    fn name(&self) -> String {
-        self.0.file_name().unwrap().to_string_lossy().into_owned()
+        match std::fs::write(&p, "host") {
+            Ok(()) => HostMarker {
+                names: vec![p.file_name().unwrap().to_string_lossy().into_owned()],
+                made: Some(p),
+            },
+            Err(e) if e.raw_os_error() == Some(libc::EROFS) => HostMarker {
+                made: None,
+                names: host_only_names(b),
+            },
+            Err(e) => panic!("create a marker in the host's /: {e}"),
+        }
     }
 }
 
 impl Drop for HostMarker {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        if let Some(p) = &self.made {
+            let _ = std::fs::remove_file(p);
+        }
     }
+}
+
+/// The names in the host's `/` that a process in a container of bundle `b` cannot see
+/// anywhere else (see [`HostMarker`]); at least three.
+fn host_only_names(b: &Bundle) -> Vec<String> {
+    fn names(dir: &Path, depth: u32, into: &mut std::collections::BTreeSet<String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            into.insert(e.file_name().to_string_lossy().into_owned());
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            if depth > 1 && is_dir {
+                names(&e.path(), depth - 1, into);
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    names(&b.rootfs(), 8, &mut seen);
+    names(Path::new("/proc"), 1, &mut seen);
+    names(Path::new("/sys"), 2, &mut seen);
+    names(Path::new("/dev"), 1, &mut seen);
+    let mut host = std::collections::BTreeSet::new();
+    names(Path::new("/"), 1, &mut host);
+    let only: Vec<String> = host.difference(&seen).cloned().collect();
+    assert!(
+        only.len() >= 3,
+        "too few names only the host's / has to recognise it by: {only:?}"
+    );
+    only
 }
 
 /// Lists the parent dirs of the cwd as far up as the host's root could be.
 const CLIMB: &str = "pwd; ls -a ..; ls -a ../..; ls -a ../../..; ls -a ../../../..; \
                      ls -a ../../../../..; ls -a ../../../../../../..";
 
-/// Either a one-line error about the cwd, or output that does not show the host's `/`.
+/// Either a one-line error about the cwd, or output that does not show the host's `/`: no
+/// marker in it (a made one anywhere, the host's own names as a line of `ls -a`).
 #[track_caller]
 fn assert_not_on_host(out: &Out, marker: &HostMarker) {
     let all = format!("{}{}", out.stdout, out.stderr);
+    let listed = |name: &String| match marker.made {
+        Some(_) => all.contains(name.as_str()),
+        None => all.lines().any(|l| l.trim() == name),
+    };
     assert!(
-        !all.contains(&marker.name()),
-        "the process listed the host's / through its cwd:\n{out}"
+        !marker.names.iter().any(listed),
+        "the process listed the host's / through its cwd (marker {:?}):\n{out}",
+        marker.names
     );
     if !out.success() {
         out.assert_error(&["cwd|/proc/self/fd/"]);
@@ -97,7 +143,7 @@ fn assert_not_on_host(out: &Out, marker: &HostMarker) {
 #[test]
 fn cve_2024_21626_cwd_through_proc_self_fd_stays_inside() {
     let h = Hull::new();
-    let marker = HostMarker::new();
+    let marker = HostMarker::new(&h.bundle());
     for n in 3..=8 {
         let mut b = h.bundle();
         b.cwd(&format!("/proc/self/fd/{n}")).sh(CLIMB);
@@ -113,8 +159,8 @@ fn cve_2024_21626_cwd_through_proc_self_fd_stays_inside() {
 #[test]
 fn cve_2024_21626_exec_cwd_through_proc_self_fd_stays_inside() {
     let h = Hull::new();
-    let marker = HostMarker::new();
     let mut b = h.bundle();
+    let marker = HostMarker::new(&b);
     b.args(&["sleep", "1000"]);
     let id = h.new_id();
     h.create_start(&id, &b);
@@ -140,7 +186,7 @@ fn run_with_leaked_host_root(h: &Hull, args: &[&str]) -> Out {
 #[test]
 fn cve_2024_21626_cwd_through_a_leaked_host_dir_fd_stays_inside() {
     let h = Hull::new();
-    let marker = HostMarker::new();
+    let marker = HostMarker::new(&h.bundle());
     for n in 3..=8 {
         let mut b = h.bundle();
         b.cwd(&format!("/proc/self/fd/{n}")).sh(CLIMB);

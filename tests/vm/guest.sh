@@ -39,12 +39,18 @@ halt() {
 
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n 1; }
 
-# A writable tmpfs on /tmp for the tests; when the checkout itself lives under the host's
-# /tmp (a CI clone may), it is bound back into place from the host's read-only /tmp.
+# A writable /tmp for the tests: the ext4 disk /dev/vda when the host gave one (run-v2.sh
+# does: id-mapped mounts need a file system that has them on 6.1), else a tmpfs; when the
+# checkout itself lives under the host's /tmp (a CI clone may), it is bound back into place
+# from the host's read-only /tmp.
 keep_host_tmp() {
     repo=$(dirname "$(dirname "$(dirname "$(arg hullvm_script)")")")
-    mkdir -p /run/host-tmp && mount --bind /tmp /run/host-tmp &&
+    mkdir -p /run/host-tmp && mount --bind /tmp /run/host-tmp || return 1
+    if [ -b /dev/vda ]; then
+        mount -t ext4 -o noatime /dev/vda /tmp && chmod 1777 /tmp || return 1
+    else
         mount -t tmpfs -o mode=1777 tmpfs /tmp || return 1
+    fi
     case "$repo" in
         /tmp/*) mkdir -p "$repo" && mount --bind "/run/host-tmp/${repo#/tmp/}" "$repo" ;;
     esac

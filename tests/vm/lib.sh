@@ -103,8 +103,9 @@ vm_initrd() {
 
 # vm_boot RESULTS CONSOLE_LOG [KERNEL_ARGS...]: boots the guest with $VM_SCRIPT (default
 # tests/vm/guest.sh) as `hullvm_script=` (the initrd's /init runs it), RESULTS as its writable share and KERNEL_ARGS (e.g. hullvm_mode=bench) appended to the
-# kernel command line; shows the console and keeps it in CONSOLE_LOG. Sets VM_SECS (the time
-# the VM ran). Success or not is for the caller to read in RESULTS.
+# kernel command line; shows the console and keeps it in CONSOLE_LOG. With $VM_DISK (a raw
+# image file) the guest has it as its virtio disk /dev/vda. Sets VM_SECS (the time the VM
+# ran). Success or not is for the caller to read in RESULTS.
 vm_boot() {
     results=$1 console=$2
     shift 2
@@ -121,6 +122,7 @@ vm_boot() {
         -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
         -fsdev local,id=results,path="$results",security_model=none \
         -device virtio-9p-pci,fsdev=results,mount_tag=results \
+        ${VM_DISK:+-drive "file=$VM_DISK,format=raw,if=virtio,cache=unsafe"} \
         </dev/null 2>&1 | tee "$console"
     set -e
     VM_SECS=$(($(date +%s) - t1))

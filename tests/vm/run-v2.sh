@@ -9,7 +9,8 @@
 # Prints the guest's output (each line prefixed "[cgroup v2 guest]") and a summary of the
 # tests that ran on v2; exits with the guest's test status (2 when the guest gave none).
 #
-# Needs root. Installs qemu-system-x86, linux-image-amd64 and busybox-static if missing.
+# Needs root. Installs qemu-system-x86, linux-image-amd64, busybox-static and e2fsprogs if
+# missing.
 # Environment: HULL_VM_TIMEOUT (seconds, default 900), HULL_VM_CPUS (2), HULL_VM_MEM (2048),
 # HULL_VM_LIST (the test list, default tests/vm/v2-tests.list), HULL_VM_JOBS (test binaries at
 # a time, default HULL_VM_CPUS).
@@ -48,10 +49,20 @@ grep -o '"executable":"[^"]*"' "$VM/build.json" | sed 's/^"executable":"//; s/"$
     done >"$RESULTS/executables"
 sed -e 's/#.*//' "$LIST" | awk 'NF' >"$RESULTS/plan"
 
-# --- initrd, boot ---------------------------------------------------------------------------
+# --- /tmp disk, initrd, boot -----------------------------------------------------------------
 
+# The guest's /tmp (where the tests make their bundles) is an ext4 disk, as the host's /tmp
+# is a disk file system, not a tmpfs: id-mapped mounts of tmpfs need Linux 6.3, the guest
+# runs 6.1. Sparse, no journal, removed after the run.
+command -v mkfs.ext4 >/dev/null || apt_install e2fsprogs
+VM_DISK=$VM/tmp.img
+rm -f "$VM_DISK"
+truncate -s 8G "$VM_DISK"
+mkfs.ext4 -q -F -m 0 -O ^has_journal,^metadata_csum -E nodiscard "$VM_DISK"
+VM_MODULES="virtio_blk ext4"
 vm_initrd
 vm_boot "$RESULTS" "$VM/console.log" hullvm_mode=tests hullvm_jobs="${HULL_VM_JOBS:-${HULL_VM_CPUS:-2}}"
+rm -f "$VM_DISK"
 T2=$(date +%s)
 
 echo
