@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 /// A host directory owned by root with `root-file` (0:0) and `user-file` (1000:1000) in it.
 fn host_dir(h: &Hull) -> PathBuf {
-    let dir = h.temp_dir();
+    let dir = h.idmap_dir();
     std::fs::write(dir.join("root-file"), "r").unwrap();
     std::fs::write(dir.join("user-file"), "u").unwrap();
     std::os::unix::fs::lchown(dir.join("user-file"), Some(1000), Some(1000)).unwrap();
@@ -121,22 +121,25 @@ fn a_mount_mapping_of_its_own_shifts_ids_by_its_offset() {
     assert!(out.contains("500:700 1500:1700"), "{out}");
 }
 
-/// A tmpfs mounted on the host under `dir/sub` (with `sub/root-file`), unmounted on drop.
+/// A mount on the host at `dir/sub` (with `sub/root-file`), unmounted on drop: a bind mount
+/// of another dir of [`Hull::idmap_dir`]'s (a tmpfs would need Linux 6.3 for idmap, and the
+/// v2 guest runs 6.1).
 struct SubMount(PathBuf);
 
 impl SubMount {
-    fn new(dir: &Path) -> SubMount {
+    fn new(h: &Hull, dir: &Path) -> SubMount {
         let sub = dir.join("sub");
         std::fs::create_dir(&sub).unwrap();
+        let other = h.idmap_dir();
+        std::fs::write(other.join("root-file"), "r").unwrap();
         nix::mount::mount(
-            Some("tmpfs"),
+            Some(&other),
             &sub,
-            Some("tmpfs"),
-            nix::mount::MsFlags::empty(),
-            Some("mode=755"),
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
         )
-        .expect("mount a tmpfs");
-        std::fs::write(sub.join("root-file"), "r").unwrap();
+        .expect("bind mount a dir");
         SubMount(sub)
     }
 }
@@ -151,7 +154,7 @@ impl Drop for SubMount {
 fn ridmap_maps_submounts_and_idmap_only_the_top() {
     let h = Hull::new();
     let src = host_dir(&h);
-    let _sub = SubMount::new(&src);
+    let _sub = SubMount::new(&h, &src);
     let mut b = userns_bundle(&h);
     b.add_mount(bind("/rec", &src, &["rbind", "ridmap"]));
     b.add_mount(bind("/top", &src, &["rbind", "idmap"]));

@@ -117,7 +117,7 @@ fn every_hook_point_runs() {
 fn every_mount_option_is_accepted() {
     let f = features();
     let h = Hull::new();
-    let src = h.temp_dir();
+    let src = h.idmap_dir();
     for opt in strings(&f["mountOptions"]) {
         let mut b = h.bundle();
         let mount = if opt == "bind" || opt == "rbind" {

@@ -217,6 +217,19 @@ impl Hull {
         d
     }
 
+    /// Like [`Hull::temp_dir`], on a file system that can be id-mapped: under
+    /// `$HULL_TEST_IDMAP_DIR` when it is set (the v2 guest sets it to an ext4 mount: its
+    /// `/tmp` is a tmpfs, which has id-mapped mounts only from Linux 6.3 on).
+    pub fn idmap_dir(&self) -> PathBuf {
+        let Some(base) = std::env::var_os("HULL_TEST_IDMAP_DIR").filter(|b| !b.is_empty()) else {
+            return self.temp_dir();
+        };
+        let d = PathBuf::from(base).join(format!("t-{}", crate::unique()));
+        std::fs::create_dir(&d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
+        self.dirs.borrow_mut().push(d.clone());
+        d
+    }
+
     /// The state directory hull keeps for `id`.
     pub fn state_dir(&self, id: &str) -> PathBuf {
         self.root.join(id)

@@ -39,18 +39,12 @@ halt() {
 
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n 1; }
 
-# A writable /tmp for the tests: the ext4 disk /dev/vda when the host gave one (run-v2.sh
-# does: id-mapped mounts need a file system that has them on 6.1), else a tmpfs; when the
-# checkout itself lives under the host's /tmp (a CI clone may), it is bound back into place
-# from the host's read-only /tmp.
+# A writable tmpfs on /tmp for the tests; when the checkout itself lives under the host's
+# /tmp (a CI clone may), it is bound back into place from the host's read-only /tmp.
 keep_host_tmp() {
     repo=$(dirname "$(dirname "$(dirname "$(arg hullvm_script)")")")
-    mkdir -p /run/host-tmp && mount --bind /tmp /run/host-tmp || return 1
-    if [ -b /dev/vda ]; then
-        mount -t ext4 -o noatime /dev/vda /tmp && chmod 1777 /tmp || return 1
-    else
+    mkdir -p /run/host-tmp && mount --bind /tmp /run/host-tmp &&
         mount -t tmpfs -o mode=1777 tmpfs /tmp || return 1
-    fi
     case "$repo" in
         /tmp/*) mkdir -p "$repo" && mount --bind "/run/host-tmp/${repo#/tmp/}" "$repo" ;;
     esac
@@ -152,6 +146,11 @@ run_tests() {
     export HULL_REQUIRE_CRIU=1
     # sysc (tests/support/sysc.rs) is built here: the host's target/ is read-only.
     export HULL_TEST_TOOLS=/tmp/hull-test-tools
+    # The sources of the id-mapped mount tests go on the ext4 disk the host gave (/dev/vda):
+    # tmpfs has id-mapped mounts only from Linux 6.3 on (tests/support: Hull::idmap_dir).
+    if [ -b /dev/vda ] && mkdir -p /run/hull-idmap && mount -t ext4 -o noatime /dev/vda /run/hull-idmap; then
+        export HULL_TEST_IDMAP_DIR=/run/hull-idmap
+    fi
 
     {
         echo "kernel $(uname -r): $(cat /proc/cmdline)"

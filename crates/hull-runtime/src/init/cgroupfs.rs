@@ -4,10 +4,11 @@
 //! namespace root), otherwise a bind mount of the container's own cgroup directory. The
 //! hierarchies and this process's place in them are read with hull-cgroups' parsers.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use hull_cgroups::{parse_mountinfo, parse_proc_cgroup, Hierarchy, ProcCgroups};
+use nix::errno::Errno;
 use nix::mount::MsFlags;
 
 use super::inroot::{self, Create};
@@ -97,15 +98,22 @@ fn mount_hierarchy(
     if new_ns {
         let fstype = if h.is_unified() { "cgroup2" } else { "cgroup" };
         let data = controller_options(h);
-        return nix::mount::mount(Some("cgroup"), &path, Some(fstype), flags, data.as_deref()).ctx(
-            || {
-                format!(
-                    "mount {fstype} ({}) on {}",
-                    data.as_deref().unwrap_or(""),
-                    dest.display()
-                )
-            },
-        );
+        let mounted =
+            nix::mount::mount(Some("cgroup"), &path, Some(fstype), flags, data.as_deref());
+        // EBUSY: `dest` is already the root of a mount of this very cgroup2 (a `/sys`
+        // rbind of the host's, as `spec --rootless` makes it), and the kernel refuses the
+        // same file system twice on one mount point; a detached mount moved there is not.
+        let mounted = match mounted {
+            Err(Errno::EBUSY) if h.is_unified() => fresh_cgroup2(&target, flags),
+            other => other,
+        };
+        return mounted.ctx(|| {
+            format!(
+                "mount {fstype} ({}) on {}",
+                data.as_deref().unwrap_or(""),
+                dest.display()
+            )
+        });
     }
     let source = own_dir(h, own);
     nix::mount::mount(
@@ -119,6 +127,54 @@ fn mount_hierarchy(
     let mounted = inroot::open(root, dest, Create::Nothing)?;
     super::remount::remount_bind(&inroot::fd_path(&mounted), flags)
         .ctx(|| format!("remount {}", dest.display()))
+}
+
+/// A new cgroup2 mount (of this process's cgroup namespace) with `flags`, made detached with
+/// fsopen/fsmount and moved onto `target` (an `O_PATH` fd inside the rootfs).
+fn fresh_cgroup2(target: &OwnedFd, flags: MsFlags) -> nix::Result<()> {
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    let attrs = [
+        (MsFlags::MS_RDONLY, libc::MOUNT_ATTR_RDONLY),
+        (MsFlags::MS_NOSUID, libc::MOUNT_ATTR_NOSUID),
+        (MsFlags::MS_NODEV, libc::MOUNT_ATTR_NODEV),
+        (MsFlags::MS_NOEXEC, libc::MOUNT_ATTR_NOEXEC),
+    ]
+    .iter()
+    .filter(|(f, _)| flags.contains(*f))
+    .fold(0, |acc, (_, a)| acc | a);
+    // SAFETY: fsopen reads the static C string and returns a new fd (or -1).
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"cgroup2".as_ptr(), libc::FSOPEN_CLOEXEC) };
+    let fs = owned(fs)?;
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key or value (null, 0); the fd is live.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    Errno::result(rc)?;
+    // SAFETY: fsmount takes the live fs-context fd and plain flags, returns a new fd.
+    let mnt = unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            libc::FSMOUNT_CLOEXEC,
+            attrs,
+        )
+    };
+    let mnt = owned(mnt)?;
+    crate::bootstrap::idmap_mount::attach(&mnt, target)
+}
+
+/// The fd a system call returned, or its errno.
+fn owned(ret: libc::c_long) -> nix::Result<OwnedFd> {
+    let fd = Errno::result(ret)?;
+    // SAFETY: the kernel just gave us this fd; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 #[cfg(test)]
