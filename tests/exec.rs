@@ -182,6 +182,8 @@ fn exec_cwd_missing_fails_on_chdir() {
     let (b, id) = running(&h);
     let out = exec(&h, &id, &["--cwd", "/no/such/dir"], &["pwd"]);
     out.assert_error(&["/no/such/dir"]);
+    // runc's words
+    assert!(out.stderr.contains("chdir to cwd"), "{out}");
     assert_eq!(out.code(), Some(255), "{out}");
     assert!(!b.host_path("/no").exists(), "exec created its cwd");
 }

@@ -372,7 +372,9 @@ pub(crate) fn become_process_with(
 /// chdir to `cwd` and check the result is inside the container's root: a cwd reached through a
 /// leaked fd (`/proc/self/fd/N`) would show as unreachable (CVE-2024-21626).
 fn chdir_inside(cwd: &Path) -> Result<()> {
-    nix::unistd::chdir(cwd).ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
+    // runc's words: `chdir to cwd ("/x") set in config.json failed`
+    nix::unistd::chdir(cwd)
+        .ctx(|| format!("process.cwd: chdir to cwd ({cwd:?}) set in config.json failed"))?;
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => Ok(()),
         _ => Err(Error::Msg(format!(
