@@ -37,7 +37,16 @@ pub fn ensure() -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(());
     }
-    let tree = read_only_self().map_err(|e| match e {
+    let tree = match read_only_self() {
+        // Root of a user namespace that does not own its mount namespace (`unshare --user`
+        // alone, as podman runs): no mount can be made, and the rootless reasoning holds, as
+        // every process hull starts is confined to that user namespace's ids.
+        Err(Errno::EPERM) if !crate::container::rootless::in_initial_user_namespace() => {
+            return Ok(())
+        }
+        other => other,
+    };
+    let tree = tree.map_err(|e| match e {
         Errno::ENOSYS => Error::Msg(
             "the CVE-2019-5736 guard needs open_tree and mount_setattr (Linux 5.12 or later)"
                 .into(),
