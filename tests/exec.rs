@@ -570,3 +570,24 @@ fn exec_cgroup_errors_in_runc_words_and_slash_is_the_top() {
         exec(&h, &id, &["--cgroup", "cpu,cpuacct:/"], &["true"]).ok();
     }
 }
+
+/// exec's own failures are exit 255 with the OS reason in runc's (Go's) words, which suites
+/// match on case by case: a pid file in a missing directory, a missing `--process` file,
+/// a missing `--cwd`.
+#[test]
+fn exec_failures_give_the_os_reason_in_runc_words() {
+    let h = Hull::new();
+    let (_b, id) = running(&h);
+    for flags in [
+        vec!["--pid-file", "/non-existent/directory/pid"],
+        vec!["--process", "/non-existent/process.json"],
+        vec!["--cwd", "/non-existent"],
+    ] {
+        let out = exec(&h, &id, &flags, &["true"]);
+        assert_eq!(out.code(), Some(255), "{flags:?}:\n{out}");
+        assert!(
+            out.stderr.contains("no such file or directory"),
+            "{flags:?}:\n{out}"
+        );
+    }
+}

@@ -37,14 +37,14 @@ pub enum Error {
     /// A cgroup operation failed.
     #[error(transparent)]
     Cgroup(#[from] hull_cgroups::CgroupError),
-    /// A system call failed while doing `what`.
-    #[error("{what}: {source}")]
+    /// A system call failed while doing `what` (the reason in Go's words, as runc prints it).
+    #[error("{what}: {}", errno_words(*.source))]
     Sys {
         what: String,
         source: nix::errno::Errno,
     },
-    /// An I/O operation failed while doing `what`.
-    #[error("{what}: {source}")]
+    /// An I/O operation failed while doing `what` (an OS reason in Go's words).
+    #[error("{what}: {}", io_words(.source))]
     Io {
         what: String,
         source: std::io::Error,
@@ -52,6 +52,25 @@ pub enum Error {
     /// Anything else, already phrased for the user.
     #[error("{0}")]
     Msg(String),
+}
+
+/// The kernel's description of `e` as Go (so runc) prints it: lower-case, without the
+/// errno's name ("no such file or directory"), which tools and suites match on.
+pub fn errno_words(e: nix::errno::Errno) -> String {
+    let desc = e.desc();
+    let mut chars = desc.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => desc.to_string(),
+    }
+}
+
+/// [`errno_words`] for an I/O error from the OS, its own text otherwise.
+pub fn io_words(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => errno_words(nix::errno::Errno::from_raw(n)),
+        None => e.to_string(),
+    }
 }
 
 /// `msg` with every control character escaped (`\n`, `\r`, `\t`, `\u{1b}`...), so that an

@@ -82,16 +82,6 @@ pub fn close_inherited_fds(preserve: u32) -> Result<()> {
     nix::errno::Errno::result(r).ctx(|| "close_range").map(drop)
 }
 
-/// The kernel's description of `e` as Go prints it: lower-case, without the errno's name.
-fn go_words(e: nix::errno::Errno) -> String {
-    let desc = e.desc();
-    let mut chars = desc.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => desc.to_string(),
-    }
-}
-
 /// Replace this process with the program; returns only on failure.
 pub fn execve(program: &Path, args: &[String], env: &[String]) -> Error {
     let to_c = |s: &str| CString::new(s).map_err(|_| Error::Msg(format!("NUL byte in {s:?}")));
@@ -105,7 +95,11 @@ pub fn execve(program: &Path, args: &[String], env: &[String]) -> Error {
         (Ok(argv), Ok(envp)) => match nix::unistd::execve(&prog, &argv, &envp) {
             // Worded as runc's (Go's) error, which tools and suites match on:
             // `exec /run.sh: no such file or directory`.
-            Err(e) => Error::Msg(format!("exec {}: {}", program.display(), go_words(e))),
+            Err(e) => Error::Msg(format!(
+                "exec {}: {}",
+                program.display(),
+                crate::error::errno_words(e)
+            )),
         },
         (Err(e), _) | (_, Err(e)) => e,
     }
