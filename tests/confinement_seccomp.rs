@@ -635,14 +635,30 @@ fn notify_of_hulls_own_last_syscalls_with_a_continuing_agent() {
         let agent = std::thread::spawn(move || {
             let (conn, _) = listener.accept().expect("accept the runtime");
             let (fd, _) = recv_fd(conn.as_raw_fd());
+            // SAFETY: recv_fd gave us this fd (SCM_RIGHTS); only this agent holds it.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
             let mut seen = 0;
-            while let Ok(req) = libseccomp::ScmpNotifReq::receive(fd) {
-                seen += 1;
-                let resp = libseccomp::ScmpNotifResp::new_continue(
-                    req.id,
-                    libseccomp::ScmpNotifRespFlags::CONTINUE,
-                );
-                let _ = resp.respond(fd);
+            // as answer_enospc: the end is POLLHUP, a blocked receive is not always woken
+            loop {
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => panic!("poll the seccomp notify fd: {e}"),
+                    Ok(_) => {}
+                }
+                let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+                if revents.contains(PollFlags::POLLIN) {
+                    if let Ok(req) = libseccomp::ScmpNotifReq::receive(fd.as_raw_fd()) {
+                        seen += 1;
+                        let resp = libseccomp::ScmpNotifResp::new_continue(
+                            req.id,
+                            libseccomp::ScmpNotifRespFlags::CONTINUE,
+                        );
+                        let _ = resp.respond(fd.as_raw_fd());
+                    }
+                } else if !revents.is_empty() {
+                    break;
+                }
             }
             seen
         });
