@@ -221,13 +221,15 @@ fn recv_fd(conn: RawFd) -> (RawFd, Value) {
     (fd, serde_json::from_slice(&buf[..len]).expect("state JSON"))
 }
 
-/// Answers every syscall notified on `fd` with ENOSPC until no process uses the filter any
-/// more, then closes `fd`. The end is the fd's POLLHUP (Linux 5.8 on): a receive blocked in
-/// the ioctl is not woken when the last filtered process exits on every kernel (6.1 is not),
-/// so the agent waits in poll and receives only what POLLIN announces.
-fn answer_enospc(fd: RawFd) {
+/// Answers every syscall notified on `fd` with what `answer` makes of it until no process
+/// uses the filter any more, then closes `fd`; returns how many it answered. The end is the
+/// fd's POLLHUP (Linux 5.8 on): a receive blocked in the ioctl is not woken when the last
+/// filtered process exits on every kernel (6.1 is not), so the agent waits in poll and
+/// receives only what POLLIN announces.
+fn serve(fd: RawFd, answer: impl Fn(u64) -> libseccomp::ScmpNotifResp) -> usize {
     // SAFETY: recv_fd gave us this fd (SCM_RIGHTS); only this agent holds it.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut answered = 0;
     loop {
         let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::NONE) {
@@ -239,17 +241,24 @@ fn answer_enospc(fd: RawFd) {
         if revents.contains(PollFlags::POLLIN) {
             // fails (ENOENT) when the notifying process died meanwhile: poll again
             if let Ok(req) = libseccomp::ScmpNotifReq::receive(fd.as_raw_fd()) {
-                let resp = libseccomp::ScmpNotifResp::new_error(
-                    req.id,
-                    -libc::ENOSPC,
-                    libseccomp::ScmpNotifRespFlags::empty(),
-                );
-                let _ = resp.respond(fd.as_raw_fd());
+                let _ = answer(req.id).respond(fd.as_raw_fd());
+                answered += 1;
             }
         } else if !revents.is_empty() {
-            return; // POLLHUP: every filtered process is gone (or POLLERR/POLLNVAL)
+            return answered; // POLLHUP: every filtered process is gone (or POLLERR/POLLNVAL)
         }
     }
+}
+
+/// [`serve`] answering ENOSPC.
+fn answer_enospc(fd: RawFd) {
+    serve(fd, |id| {
+        libseccomp::ScmpNotifResp::new_error(
+            id,
+            -libc::ENOSPC,
+            libseccomp::ScmpNotifRespFlags::empty(),
+        )
+    });
 }
 
 /// A seccomp agent: answers every notified syscall with ENOSPC; returns the state it got.
@@ -635,32 +644,12 @@ fn notify_of_hulls_own_last_syscalls_with_a_continuing_agent() {
         let agent = std::thread::spawn(move || {
             let (conn, _) = listener.accept().expect("accept the runtime");
             let (fd, _) = recv_fd(conn.as_raw_fd());
-            // SAFETY: recv_fd gave us this fd (SCM_RIGHTS); only this agent holds it.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            let mut seen = 0;
-            // as answer_enospc: the end is POLLHUP, a blocked receive is not always woken
-            loop {
-                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-                match poll(&mut fds, PollTimeout::NONE) {
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(e) => panic!("poll the seccomp notify fd: {e}"),
-                    Ok(_) => {}
-                }
-                let revents = fds[0].revents().unwrap_or(PollFlags::empty());
-                if revents.contains(PollFlags::POLLIN) {
-                    if let Ok(req) = libseccomp::ScmpNotifReq::receive(fd.as_raw_fd()) {
-                        seen += 1;
-                        let resp = libseccomp::ScmpNotifResp::new_continue(
-                            req.id,
-                            libseccomp::ScmpNotifRespFlags::CONTINUE,
-                        );
-                        let _ = resp.respond(fd.as_raw_fd());
-                    }
-                } else if !revents.is_empty() {
-                    break;
-                }
-            }
-            seen
+            serve(fd, |id| {
+                libseccomp::ScmpNotifResp::new_continue(
+                    id,
+                    libseccomp::ScmpNotifRespFlags::CONTINUE,
+                )
+            })
         });
         let mut b = h.bundle();
         let mut p = profile(
