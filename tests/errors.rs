@@ -372,3 +372,29 @@ fn a_huge_error_from_init_reaches_the_user() {
     assert!(out.stderr.contains(&program), "the program's name is cut");
     assert_nothing_left(&h, &id, &b.dir);
 }
+
+/// Commands refused for a running or paused container, in runc's words.
+#[test]
+fn runc_words_for_running_and_paused() {
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = h.new_id();
+    h.create_start(&id, &b);
+    let refused = |args: &[&str], words: &str| {
+        let out = h.run(args);
+        out.assert_error(&[words]);
+        assert_eq!(out.code(), Some(1), "{out}");
+    };
+    refused(&["start", &id], "cannot start an already running container");
+    refused(&["resume", &id], "container not paused");
+    refused(&["delete", &id], "not stopped");
+    h.run(&["pause", &id]).ok();
+    refused(
+        &["start", &id],
+        "cannot start a container in the paused state",
+    );
+    refused(&["pause", &id], "container not running");
+    h.run(&["resume", &id]).ok();
+    assert_eq!(h.status(&id).as_deref(), Some("running"));
+}

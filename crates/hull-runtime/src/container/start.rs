@@ -32,6 +32,13 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
                 "cannot start a container that is still being created",
             ))
         }
+        // runc's words for each
+        Status::Paused => {
+            return Err(c.bad_status(
+                Status::Paused,
+                "cannot start a container in the paused state",
+            ))
+        }
         s => return Err(c.bad_status(s, "cannot start an already running container")),
     }
     fault::point("start::locked");
