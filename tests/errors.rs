@@ -398,3 +398,21 @@ fn runc_words_for_running_and_paused() {
     h.run(&["resume", &id]).ok();
     assert_eq!(h.status(&id).as_deref(), Some("running"));
 }
+
+/// A command line refused (a missing id, an unknown flag, a bad value) exits 1, as runc's
+/// usage errors do (clap's own status would be 2); `--help` still exits 0.
+#[test]
+fn usage_errors_exit_1_as_runc() {
+    let h = Hull::new();
+    for args in [
+        vec!["start"],
+        vec!["kill"],
+        vec!["--bogus-flag", "list"],
+        vec!["list", "--format", "yaml"],
+    ] {
+        let out = h.run(&args);
+        assert_eq!(out.code(), Some(1), "{args:?}:\n{out}");
+        assert!(!out.stderr.trim().is_empty(), "{args:?}: says why");
+    }
+    assert_eq!(h.run(&["--help"]).code(), Some(0));
+}

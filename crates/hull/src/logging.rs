@@ -90,7 +90,11 @@ pub fn usage_error(e: clap::Error) -> ! {
         .and_then(|m| m.get_one::<LogFormat>("log_format").copied())
         .unwrap_or(LogFormat::Text);
     match (log, log_format) {
-        (None, LogFormat::Text) => e.exit(),
+        (None, LogFormat::Text) => {
+            // clap's own text, but runc's status (clap's would be 2)
+            let _ = e.print();
+            std::process::exit(1)
+        }
         (log, log_format) => {
             install(log.as_deref(), log_format, false);
             let text = e.render().to_string();
