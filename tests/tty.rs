@@ -287,7 +287,8 @@ fn terminal_without_console_socket_fails() {
         } else {
             h.create(&id, &b)
         };
-        out.assert_error(&["console"]);
+        // runc's words first
+        out.assert_error(&["cannot allocate tty", "console"]);
         leaks::assert_nothing_left(&h, &id, &b.dir);
     }
 }
@@ -308,7 +309,7 @@ fn console_socket_without_terminal_fails() {
         sock.path(),
         &id,
     ])
-    .assert_error(&["terminal|tty"]);
+    .assert_error(&["cannot use console socket", "terminal|tty"]);
     leaks::assert_nothing_left(&h, &id, &b.dir);
 }
 

@@ -30,12 +30,12 @@ impl Console {
         match (terminal, socket) {
             (false, None) => Ok(Console::None),
             (false, Some(_)) => Err(Error::Msg(
-                "--console-socket is only valid with process.terminal true".into(),
+                "cannot use console socket: --console-socket is only valid with process.terminal true".into(),
             )),
             (true, Some(path)) => connect(path).map(Console::Socket),
             (true, None) if foreground => proxy_pair(),
             (true, None) => Err(Error::Msg(
-                "process.terminal is true but no --console-socket was given to receive the pty"
+                "cannot allocate tty: process.terminal is true but no --console-socket was given to receive the pty"
                     .into(),
             )),
         }
