@@ -94,7 +94,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container> {
         opts.console_socket.as_deref(),
         false,
     )?;
-    create_in(opts, bundle, &console)
+    create_in(opts, bundle, &console, false)
 }
 
 /// Whether the bundle's process asks for a terminal.
@@ -110,14 +110,20 @@ pub fn wants_terminal_spec(spec: &oci_spec::runtime::Spec) -> bool {
         .unwrap_or(false)
 }
 
-/// [`create`] from a loaded bundle, with the console already chosen (`run` may proxy it).
+/// [`create`] from a loaded bundle, with the console already chosen (`run` may proxy it);
+/// `started_at_once` when `start` follows at once (`run`), so init need not idle until then.
 ///
 /// Crash consistency: the id is reserved (directory made and locked) and the record written
 /// (`creating`, with the cgroup paths) before anything else exists; init's pid is recorded as
 /// soon as it is known. Until init reports `Ready` it dies with hull (PR_SET_PDEATHSIG), and
 /// after that it waits for `Created`, which hull sends only once the final record is on disk.
 /// So whenever hull is killed, `delete --force` finds everything that was made.
-pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) -> Result<Container> {
+pub fn create_in(
+    opts: &CreateOptions,
+    mut bundle: Bundle,
+    console: &Console,
+    started_at_once: bool,
+) -> Result<Container> {
     let dir = state::container_dir(&opts.root, &opts.id)?;
     let listen_fds = socket_activation(&mut bundle);
     let mut cgroup = super::cgroup::for_new(&opts.id, &bundle.spec, opts.systemd_cgroup)?;
@@ -150,6 +156,7 @@ pub fn create_in(opts: &CreateOptions, mut bundle: Bundle, console: &Console) ->
         session_keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
         console_socket: console.init_end(),
         preserve_fds: listen_fds + opts.preserve_fds,
+        idle_until_start: !started_at_once,
     };
     super::cgroup::warn_if_not_empty(undo.manager()?)?;
     // Joining a user namespace takes the rights CLONE_INTO_CGROUP needs: then init is moved

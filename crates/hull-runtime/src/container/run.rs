@@ -29,7 +29,7 @@ pub fn run(opts: &CreateOptions, mode: RunMode) -> Result<i32> {
     if let (Console::Proxy { .. }, Some(process)) = (&console, bundle.spec.process_mut()) {
         foreground::size_like_ours(process);
     }
-    let c = create_in(opts, bundle, &console)?;
+    let c = create_in(opts, bundle, &console, true)?;
     fault::point("run::created");
     let RunMode::Foreground { keep } = mode else {
         return start_or_remove(&opts.root, &c).map(|_| 0);

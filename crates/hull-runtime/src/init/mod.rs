@@ -8,6 +8,7 @@ pub mod enter;
 mod environ;
 mod exec;
 mod hostname;
+mod idle;
 pub mod inroot;
 mod keyring;
 pub(crate) mod mempolicy;
@@ -61,6 +62,9 @@ pub struct InitConfig<'a> {
     pub console_socket: Option<RawFd>,
     /// How many fds from 3 up the program keeps.
     pub preserve_fds: u32,
+    /// Whether `start` may come much later (`create`), so that init gives back the memory it
+    /// does not need while it waits; false for `run`, which starts at once.
+    pub idle_until_start: bool,
 }
 
 /// Run init; returns (an exit code) only after reporting a failure to the parent.
@@ -183,6 +187,9 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     tracing::debug!("init: closing the pipe to signal completion (set-up done)");
     chan.send(&Msg::Ready).map_err(at("report ready"))?;
     wait_created(chan).map_err(at("wait for the parent"))?;
+    if cfg.idle_until_start {
+        idle::release_memory();
+    }
     let _started = exec::wait_for_start(cfg.fifo).map_err(at("wait for start"))?;
     set_final_affinity(process).map_err(at("execCPUAffinity"))?;
     exec::close_inherited_fds(cfg.preserve_fds).map_err(at("close fds"))?;
