@@ -1,5 +1,5 @@
 # The README names these targets.
-.PHONY: demo test lint bench install uninstall
+.PHONY: demo test lint bench install uninstall release
 
 # Where `make install` puts hull: $(DESTDIR)$(PREFIX)/bin/hull, man pages in man8, completions
 # where bash-completion, zsh and fish look for them.
@@ -15,6 +15,13 @@ FISHDIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
 demo:
 	sh demo/run.sh
+
+# The release binary, target/release/hull, linked statically (glibc's static-pie: still
+# position-independent, so ASLR holds): no dynamic loader resolving libc at each start, and
+# create, run and exec start twice (see security/exe_guard.rs). Only the binary's own link
+# takes the flag; the crates and the debug build the tests use are as `cargo build` makes them.
+release:
+	cargo rustc --release -q -p hull --bin hull -- -C target-feature=+crt-static
 
 # Every test in its own process (nextest); the leak check runs last, on its own.
 test:
@@ -48,8 +55,7 @@ bench-v2:
 
 # The release binary, and the man pages and completions rendered from its clap definitions
 # (crates/hull-docs).
-install:
-	cargo build --release -p hull
+install: release
 	rm -rf $(DOCS)
 	cargo run -q -p hull-docs -- $(DOCS) >/dev/null
 	install -D -m 0755 $(TARGET_DIR)/release/hull $(BINDIR)/hull

@@ -38,7 +38,7 @@ COUNT=${COUNT:-100} WORKERS=${WORKERS:-8} CYCLES=${CYCLES:-125}
 SAMPLES=${SAMPLES:-20} SAMPLES_INIT=${SAMPLES_INIT:-5}
 command -v hyperfine >/dev/null || apt-get install -y hyperfine >/dev/null
 [ -x /usr/bin/time ] || apt-get install -y time >/dev/null
-[ -n "${HULL:-}" ] || cargo build --release -q -p hull
+[ -n "${HULL:-}" ] || make -s release
 hull=${HULL:-$repo/target/release/hull}
 
 work=$(mktemp -d /tmp/hull-bench.XXXXXX)

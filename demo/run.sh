@@ -16,7 +16,7 @@ if ! command -v cargo >/dev/null; then
 fi
 command -v cc >/dev/null || need_packages gcc libc6-dev
 need_packages libseccomp-dev libdbus-1-dev pkg-config
-cargo build --release -q -p hull
+make -s release
 hull=${CARGO_TARGET_DIR:-target}/release/hull
 bundle=target/demo
 sh demo/rootfs.sh "$bundle/rootfs"

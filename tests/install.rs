@@ -56,6 +56,20 @@ fn commands(hull: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Whether the ELF file at `path` is position-independent (`ET_DYN`, so ASLR holds) and has
+/// no program interpreter (`PT_INTERP`): a static-pie, which the loader never touches.
+fn is_static_pie(path: &Path) -> bool {
+    let elf = std::fs::read(path).expect("read the binary");
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
+    let interp = (0..phnum).any(|i| {
+        let at = phoff + i * phentsize;
+        u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == 3
+    });
+    &elf[..4] == b"\x7fELF" && u16_at(0x10) == 3 && !interp
+}
+
 /// `man -l` renders the page (when man is installed): returns the text.
 fn render_man(page: &Path) -> Option<String> {
     let out = Command::new("man")
@@ -112,6 +126,7 @@ fn make_install_and_uninstall() {
         .expect("run the installed hull");
     let v = String::from_utf8_lossy(&v.stdout).to_string();
     assert!(v.starts_with("hull version 0."), "{v}");
+    assert!(is_static_pie(&hull), "the installed hull is not a static-pie");
 
     let man8 = usr.join("share/man/man8");
     let names = commands(&hull);

@@ -37,7 +37,7 @@ for rt in runc crun; do
 done
 
 say "building the release hull"
-cargo build --release -q -p hull
+make -s release
 mkdir -p "$VM"
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
