@@ -126,7 +126,10 @@ fn make_install_and_uninstall() {
         .expect("run the installed hull");
     let v = String::from_utf8_lossy(&v.stdout).to_string();
     assert!(v.starts_with("hull version 0."), "{v}");
-    assert!(is_static_pie(&hull), "the installed hull is not a static-pie");
+    assert!(
+        is_static_pie(&hull),
+        "the installed hull is not a static-pie"
+    );
 
     let man8 = usr.join("share/man/man8");
     let names = commands(&hull);
