@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::prelude::*;
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Metadata, Subscriber};
 
 use crate::cli::{Cli, Global, LogFormat};
 
@@ -17,7 +16,6 @@ use crate::cli::{Cli, Global, LogFormat};
 struct Sink {
     file: Option<Mutex<File>>,
     format: LogFormat,
-    max: Level,
 }
 
 static SINK: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
@@ -46,8 +44,8 @@ fn install(log: Option<&Path>, format: LogFormat, debug: bool) {
             .map(Mutex::new)
     });
     let max = if debug { Level::DEBUG } else { Level::INFO };
-    let _ = SINK.set(Sink { file, format, max });
-    let _ = tracing_subscriber::registry().with(LogLayer).try_init();
+    let _ = SINK.set(Sink { file, format });
+    let _ = tracing::subscriber::set_global_default(LogSubscriber { max });
 }
 
 /// Print a failure: one line `hull: ...` on stderr (control characters escaped: a newline in
@@ -132,7 +130,12 @@ impl Sink {
     }
 }
 
-struct LogLayer;
+/// The process's one subscriber: events at `max` or above go to the [`Sink`]. hull has no
+/// spans, so this is all a subscriber needs to be (tracing-subscriber's registry would build
+/// span storage at each start for nothing); below `max`, events are not even built.
+struct LogSubscriber {
+    max: Level,
+}
 
 #[derive(Default)]
 struct Message(String);
@@ -157,14 +160,31 @@ fn level_name(level: &Level) -> &'static str {
     }
 }
 
-impl<S: Subscriber> Layer<S> for LogLayer {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+impl Subscriber for LogSubscriber {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        *metadata.level() <= self.max
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(self.max.into())
+    }
+
+    fn new_span(&self, _span: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _span: &Id, _values: &Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
         let Some(sink) = SINK.get() else { return };
-        if *event.metadata().level() > sink.max {
-            return;
-        }
         let mut msg = Message::default();
         event.record(&mut msg);
         sink.write(level_name(event.metadata().level()), &msg.0);
     }
+
+    fn enter(&self, _span: &Id) {}
+
+    fn exit(&self, _span: &Id) {}
 }
