@@ -104,9 +104,11 @@ fn open_following(root: &OwnedFd, path: &Path, create: Create, links: u32) -> Re
         Err(Errno::ENOENT) if create != Create::Nothing => {}
         other => return other.ctx(|| format!("resolve {} in the rootfs", path.display())),
     }
-    let mut parent = openat2(root.as_fd(), ".", how()).ctx(|| "open the rootfs")?;
-    let mut prefix = PathBuf::new();
-    for (i, part) in parts.iter().enumerate() {
+    // The deepest existing ancestor: a path resolves only if each of its prefixes does, so
+    // what follows it is exactly what a walk from the root would find missing.
+    let (mut parent, found) = deepest_existing(root, &parts)?;
+    let mut prefix: PathBuf = parts[..found].iter().collect();
+    for (i, part) in parts.iter().enumerate().skip(found) {
         prefix.push(part);
         let last = i + 1 == parts.len();
         parent = match openat2(root.as_fd(), &prefix, how()) {
@@ -128,6 +130,21 @@ fn open_following(root: &OwnedFd, path: &Path, create: Create, links: u32) -> Re
         };
     }
     Ok(parent)
+}
+
+/// The deepest proper prefix of `parts` (the full path is known missing) that resolves
+/// inside `root`, opened, and its length; the rootfs itself (length 0) when none does.
+fn deepest_existing(root: &OwnedFd, parts: &[PathBuf]) -> Result<(OwnedFd, usize)> {
+    for len in (1..parts.len()).rev() {
+        let prefix: PathBuf = parts[..len].iter().collect();
+        match openat2(root.as_fd(), &prefix, how()) {
+            Ok(fd) => return Ok((fd, len)),
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(e).ctx(|| format!("resolve {} in the rootfs", prefix.display())),
+        }
+    }
+    let fd = openat2(root.as_fd(), ".", how()).ctx(|| "open the rootfs")?;
+    Ok((fd, 0))
 }
 
 fn make(parent: &OwnedFd, name: &Path, create: Create) -> nix::Result<()> {

@@ -15,6 +15,7 @@
 
 use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities};
@@ -124,6 +125,22 @@ impl CapSets {
     }
 }
 
+/// The capabilities this kernel knows, probed once per process: the kernel numbers them
+/// without gaps (0..=CAP_LAST_CAP, PR_CAPBSET_READ fails with EINVAL above), so one probe
+/// from the top of the `caps` crate's list down to the first the kernel accepts finds them.
+fn kernel_supported() -> &'static CapsHashSet {
+    static SUPPORTED: OnceLock<CapsHashSet> = OnceLock::new();
+    SUPPORTED.get_or_init(|| {
+        let mut all: Vec<Capability> = caps::all().into_iter().collect();
+        all.sort_by_key(|c| std::cmp::Reverse(c.index()));
+        let last = all
+            .iter()
+            .find(|c| caps::has_cap(None, CapSet::Bounding, **c).is_ok())
+            .map_or(0, |c| c.index() + 1);
+        all.into_iter().filter(|c| c.index() < last).collect()
+    })
+}
+
 /// runc's warning for capabilities left out, each name once, sorted.
 fn warn_ignored(names: impl IntoIterator<Item = String>) {
     let mut names: Vec<String> = names.into_iter().collect();
@@ -141,14 +158,13 @@ fn warn_ignored(names: impl IntoIterator<Item = String>) {
 /// The config's sets, restricted to what this kernel has and this runtime holds.
 pub fn plan(caps: Option<&LinuxCapabilities>) -> Result<CapSets> {
     let held = caps::read(None, CapSet::Permitted).map_err(caps_err("read our own"))?;
-    let supported = caps::runtime::thread_all_supported();
-    Ok(CapSets::from_spec(caps).restrict(&supported, &held))
+    Ok(CapSets::from_spec(caps).restrict(kernel_supported(), &held))
 }
 
 /// While still root: drop from the bounding set every capability not in `sets.bounding`,
 /// and keep the permitted set across the coming setresuid.
 pub fn before_user(sets: &CapSets) -> Result<()> {
-    for cap in caps::runtime::thread_all_supported() {
+    for &cap in kernel_supported() {
         if !sets.bounding.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap)
                 .map_err(caps_err(&format!("drop {cap} from the bounding set")))?;
@@ -267,7 +283,7 @@ pub fn drop_unknown_names(config: &mut serde_json::Value) {
     else {
         return;
     };
-    let supported = caps::runtime::thread_all_supported();
+    let supported = kernel_supported();
     let usable = |name: &serde_json::Value| {
         serde_json::from_value::<oci_spec::runtime::Capability>(name.clone())
             .ok()
@@ -296,6 +312,11 @@ mod tests {
 
     fn spec_caps(json: &str) -> LinuxCapabilities {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn kernel_supported_is_every_cap_the_kernel_accepts() {
+        assert_eq!(kernel_supported(), &caps::runtime::thread_all_supported());
     }
 
     #[test]
