@@ -109,22 +109,34 @@ locked_append() {
     rmdir "$results/.lock"
 }
 
-# Runs the jobs listed in file $1 ("<job> <binary> [filter...]" lines) on $jobs lanes: lane k
-# runs every jobs-th line from line k, one binary after the other; the lanes run at once.
+# Runs the jobs listed in file $1 ("<job> <binary> [filter...]" lines) on $jobs lanes run at
+# once: each lane takes the next line not yet taken whenever its binary finished (a work
+# queue: the slowest first in the plan, the lanes end together whatever the binaries take).
 run_segment() {
     n=$(wc -l <"$1")
     [ "$n" -gt 0 ] || return 0
+    echo 0 >"$1.next"
     lane=1
     while [ "$lane" -le "$jobs" ]; do
-        awk -v k="$lane" -v j="$jobs" '(NR - k) % j == 0' "$1" >"$1.lane$lane"
-        (while read -r job name filter; do
+        (while line=$(next_line "$1") && [ -n "$line" ]; do
             # shellcheck disable=SC2086 # the filter is a list of arguments
-            run_one "$job" "$name" $filter
-        done <"$1.lane$lane") &
+            run_one $line
+        done) &
         lane=$((lane + 1))
     done
     wait
     : >"$1"
+    rm -f "$1.next"
+}
+
+# Prints the next line of file $1 not yet taken (nothing once all are), under the queue's
+# lock (a directory: busybox has no flock).
+next_line() {
+    until mkdir "$1.take" 2>/dev/null; do sleep 0.1; done
+    k=$(($(cat "$1.next") + 1))
+    echo "$k" >"$1.next"
+    rmdir "$1.take"
+    sed -n "${k}p" "$1"
 }
 
 # Runs the plan (in the background of PID 1, which stays free to reap orphans): the binaries
