@@ -77,8 +77,11 @@ pub fn open_unfollowed(root: &OwnedFd, path: &Path, create: Create) -> Result<Ow
         .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
     match openat2(dir.as_fd(), name, how) {
         Err(Errno::ENOENT) if create != Create::Nothing => {
-            make(&dir, Path::new(name), create)
-                .ctx(|| format!("create {} in the rootfs", path.display()))?;
+            match make(&dir, Path::new(name), create) {
+                Err(Errno::EEXIST) if create == Create::Dir => Ok(()),
+                other => other,
+            }
+            .ctx(|| format!("create {} in the rootfs", path.display()))?;
             openat2(dir.as_fd(), name, how)
         }
         other => other,
@@ -105,29 +108,36 @@ fn open_following(root: &OwnedFd, path: &Path, create: Create, links: u32) -> Re
         other => return other.ctx(|| format!("resolve {} in the rootfs", path.display())),
     }
     // The deepest existing ancestor: a path resolves only if each of its prefixes does, so
-    // what follows it is exactly what a walk from the root would find missing.
+    // every component after it is missing and is made without looking it up first.
     let (mut parent, found) = deepest_existing(root, &parts)?;
     let mut prefix: PathBuf = parts[..found].iter().collect();
     for (i, part) in parts.iter().enumerate().skip(found) {
         prefix.push(part);
-        let last = i + 1 == parts.len();
-        parent = match openat2(root.as_fd(), &prefix, how()) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => {
-                // a dangling symlink: create what it points to, inside the rootfs (runc alike)
+        let kind = if i + 1 == parts.len() {
+            create
+        } else {
+            Create::Dir
+        };
+        match make(&parent, part, kind) {
+            Ok(()) => {}
+            // There though it did not resolve: a dangling symlink. Create what it points to,
+            // inside the rootfs (runc alike).
+            Err(Errno::EEXIST) => {
                 if let Ok(target) = nix::fcntl::readlinkat(parent.as_fd(), part.as_path()) {
                     let mut next: PathBuf = parts[..i].iter().collect();
                     next.push(target);
                     next.extend(&parts[i + 1..]);
                     return open_following(root, &next, create, links + 1);
                 }
-                make(&parent, part, if last { create } else { Create::Dir })
-                    .ctx(|| format!("create {} in the rootfs", prefix.display()))?;
-                openat2(root.as_fd(), &prefix, how())
-                    .ctx(|| format!("resolve {} in the rootfs", prefix.display()))?
+                if kind == Create::File {
+                    return Err(Errno::EEXIST)
+                        .ctx(|| format!("create {} in the rootfs", prefix.display()));
+                }
             }
-            Err(e) => return Err(e).ctx(|| format!("resolve {} in the rootfs", prefix.display())),
-        };
+            Err(e) => return Err(e).ctx(|| format!("create {} in the rootfs", prefix.display())),
+        }
+        parent = openat2(root.as_fd(), &prefix, how())
+            .ctx(|| format!("resolve {} in the rootfs", prefix.display()))?;
     }
     Ok(parent)
 }
@@ -147,6 +157,8 @@ fn deepest_existing(root: &OwnedFd, parts: &[PathBuf]) -> Result<(OwnedFd, usize
     Ok((fd, 0))
 }
 
+/// Make `name` in `parent` as `create` says; EEXIST when the name is taken (by anything,
+/// a dangling symlink too).
 fn make(parent: &OwnedFd, name: &Path, create: Create) -> nix::Result<()> {
     match create {
         Create::File => {
@@ -158,10 +170,7 @@ fn make(parent: &OwnedFd, name: &Path, create: Create) -> nix::Result<()> {
             nix::fcntl::openat(parent.as_fd(), name, flags, Mode::from_bits_truncate(0o644))
                 .map(drop)
         }
-        _ => match mkdirat(parent.as_fd(), name, Mode::from_bits_truncate(0o755)) {
-            Err(Errno::EEXIST) => Ok(()),
-            other => other,
-        },
+        _ => mkdirat(parent.as_fd(), name, Mode::from_bits_truncate(0o755)),
     }
 }
 
@@ -173,21 +182,6 @@ pub fn open_root(rootfs: &Path) -> Result<OwnedFd> {
         Mode::empty(),
     )
     .ctx(|| format!("open the rootfs {}", rootfs.display()))
-}
-
-/// Whether `path` (a container path) resolves to the root of `root` itself: `/`, or a
-/// symlink to it. A mount there covers the whole rootfs.
-pub fn is_root(root: &OwnedFd, path: &Path) -> bool {
-    let Ok(fd) = lookup(root, path) else {
-        return false;
-    };
-    match (
-        std::fs::read_link(fd_path(&fd)),
-        std::fs::read_link(fd_path(root)),
-    ) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }
 
 /// The `/proc/self/fd/N` path through which `mount(2)` reaches an fd from [`open`].

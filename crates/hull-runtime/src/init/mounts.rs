@@ -102,12 +102,12 @@ fn mount_entry(
         )?),
         false => None,
     };
-    super::procfs::check_mount(root, i, m, source.as_ref().map(BindSource::path).as_deref())?;
+    let replaces_root =
+        super::procfs::check_mount(root, i, m, source.as_ref().map(BindSource::path).as_deref())?;
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
     let dev_ro = m.typ().as_deref() == Some("tmpfs")
         && m.destination() == Path::new("/dev")
         && opts.flags.contains(MsFlags::MS_RDONLY);
-    let replaces_root = inroot::is_root(root, m.destination());
     let after = mount_one(
         root,
         source.as_ref(),

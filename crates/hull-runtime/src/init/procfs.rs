@@ -45,7 +45,9 @@ fn is_procfs(fd: &impl AsFd) -> nix::Result<bool> {
 /// Check mount `index` of the config before it is made: its destination, resolved inside the
 /// rootfs `root`, may be `/proc` only for a procfs (or a bind of one), and inside `/proc` only
 /// one of the files lxcfs emulates; `/proc` and `/sys` themselves must not be symlinks.
-pub fn check_mount(root: &OwnedFd, index: usize, m: &Mount, source: Option<&Path>) -> Result<()> {
+/// Returns whether the destination is the root of the rootfs itself (`/`, or a symlink to
+/// it), where the mount replaces the rootfs.
+pub fn check_mount(root: &OwnedFd, index: usize, m: &Mount, source: Option<&Path>) -> Result<bool> {
     let dest = m.destination();
     let at = || format!("mounts[{index}] ({})", dest.display());
     let rootfs = std::fs::read_link(inroot::fd_path(root)).ctx(|| "read the rootfs path")?;
@@ -57,12 +59,15 @@ pub fn check_mount(root: &OwnedFd, index: usize, m: &Mount, source: Option<&Path
             )));
         }
     }
-    let real = resolved(root, dest)?;
+    let (real, exists) = resolved(root, dest)?;
+    if exists && real == rootfs {
+        return Ok(true);
+    }
     let Ok(rel) = real.strip_prefix(&rootfs) else {
-        return Ok(());
+        return Ok(false);
     };
     let Ok(in_proc) = rel.strip_prefix("proc") else {
-        return Ok(());
+        return Ok(false);
     };
     if in_proc.as_os_str().is_empty() {
         let is_proc = match source {
@@ -70,7 +75,7 @@ pub fn check_mount(root: &OwnedFd, index: usize, m: &Mount, source: Option<&Path
             None => m.typ().as_deref() == Some("proc"),
         };
         return match is_proc {
-            true => Ok(()),
+            true => Ok(false),
             false => Err(Error::Msg(format!(
                 "{}: lands on /proc, which must be of type proc",
                 at()
@@ -81,7 +86,7 @@ pub fn check_mount(root: &OwnedFd, index: usize, m: &Mount, source: Option<&Path
         .iter()
         .any(|ok| in_proc == Path::new(ok))
     {
-        true => Ok(()),
+        true => Ok(false),
         false => Err(Error::Msg(format!(
             "{}: lands on /proc/{}, inside /proc: refused",
             at(),
@@ -91,8 +96,8 @@ pub fn check_mount(root: &OwnedFd, index: usize, m: &Mount, source: Option<&Path
 }
 
 /// Where `dest` lands on the host: its deepest existing ancestor, resolved inside the rootfs,
-/// followed by the components that do not exist yet.
-fn resolved(root: &OwnedFd, dest: &Path) -> Result<PathBuf> {
+/// followed by the components that do not exist yet; and whether there are none.
+fn resolved(root: &OwnedFd, dest: &Path) -> Result<(PathBuf, bool)> {
     let mut existing = dest.to_path_buf();
     let mut rest = Vec::new();
     loop {
@@ -100,7 +105,7 @@ fn resolved(root: &OwnedFd, dest: &Path) -> Result<PathBuf> {
             let mut real = std::fs::read_link(inroot::fd_path(&fd))
                 .ctx(|| format!("resolve {}", dest.display()))?;
             real.extend(rest.iter().rev());
-            return Ok(real);
+            return Ok((real, rest.is_empty()));
         }
         match (existing.file_name(), existing.parent()) {
             (Some(name), Some(parent)) => {
