@@ -23,10 +23,6 @@ use crate::fault;
 /// What `exec` is asked to do.
 #[derive(Debug, Clone)]
 pub struct ExecOptions {
-    /// The state root.
-    pub root: PathBuf,
-    /// The container.
-    pub id: String,
     /// The process to start, complete (args, env, cwd, user, capabilities...).
     pub process: Process,
     /// Return once the process runs instead of waiting for it.
@@ -43,11 +39,11 @@ pub struct ExecOptions {
     pub sub_cgroups: Vec<String>,
 }
 
-/// Start the process; returns the exit code hull should exit with (0 when detached).
-pub fn exec(opts: &ExecOptions) -> Result<i32> {
-    let c = Container::load(&opts.root, &opts.id)?;
-    check_status(&c, opts.ignore_paused)?;
-    let plan = join_plan(&c);
+/// Start the process in the container `c` (as loaded from its state); returns the exit code
+/// hull should exit with (0 when detached).
+pub fn exec(c: &Container, opts: &ExecOptions) -> Result<i32> {
+    check_status(c, opts.ignore_paused)?;
+    let plan = join_plan(c);
     let terminal = opts.process.terminal().unwrap_or(false);
     let console = Console::choose(terminal, opts.console_socket.as_deref(), !opts.detach)?;
     let mut process = opts.process.clone();
@@ -77,7 +73,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         .and_then(|_| {
             fault::point("exec::in-cgroup");
             parent.send(&Msg::Proceed {
-                state: state_json(&c),
+                state: state_json(c),
             })
         })
         .and_then(|_| {

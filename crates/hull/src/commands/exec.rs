@@ -8,16 +8,19 @@ use crate::cli::{ExecFlags, Global};
 
 /// Runs a process in the container; returns its exit status (0 when detached).
 pub fn run(global: &Global, flags: &ExecFlags) -> anyhow::Result<i32> {
-    let process = match &flags.process {
-        Some(path) => exec_process::from_file(path)?,
+    // The state is read once: the process is built from it, and exec starts from it.
+    let (c, process) = match &flags.process {
+        Some(path) => {
+            let process = exec_process::from_file(path)?;
+            (Container::load(&global.root, &flags.id)?, process)
+        }
         None => {
             let c = Container::load(&global.root, &flags.id)?;
-            exec_process::with_overrides(&c, &overrides(flags))?
+            let process = exec_process::with_overrides(&c, &overrides(flags))?;
+            (c, process)
         }
     };
     let opts = ExecOptions {
-        root: global.root.clone(),
-        id: flags.id.clone(),
         process,
         detach: flags.detach,
         pid_file: flags.pid_file.clone(),
@@ -26,7 +29,7 @@ pub fn run(global: &Global, flags: &ExecFlags) -> anyhow::Result<i32> {
         console_socket: flags.console_socket.clone(),
         sub_cgroups: flags.cgroup.clone(),
     };
-    Ok(exec(&opts)?)
+    Ok(exec(&c, &opts)?)
 }
 
 fn overrides(flags: &ExecFlags) -> Overrides {
