@@ -136,18 +136,35 @@ pub fn open_root() -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Write `value` to `rel` (e.g. `sys/net/ipv4/ip_forward`, `thread-self/attr/exec`) under the
-/// checked procfs `root`: the path stays beneath it, crosses no mount (a file bound over the
-/// one meant is refused) and no magic link, and the file opened is on procfs.
-pub fn write(root: &OwnedFd, rel: &str, value: &str) -> Result<()> {
-    let how = OpenHow::new()
-        .flags(OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+/// How a file under a checked procfs root is reached: beneath it, crossing no mount and no
+/// magic link.
+fn beneath(flags: OFlag) -> OpenHow {
+    OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
         .resolve(
             ResolveFlag::RESOLVE_BENEATH
                 | ResolveFlag::RESOLVE_NO_XDEV
                 | ResolveFlag::RESOLVE_NO_MAGICLINKS,
-        );
-    let fd = openat2(root.as_fd(), rel, how).ctx(|| format!("open /proc/{rel}"))?;
+        )
+}
+
+/// Read `rel` (e.g. `thread-self/status`) under the checked procfs `root`, reached as
+/// [`write`] reaches its file, and checked to be on procfs.
+pub fn read(root: &OwnedFd, rel: &str) -> Result<String> {
+    let fd =
+        openat2(root.as_fd(), rel, beneath(OFlag::O_RDONLY)).ctx(|| format!("open /proc/{rel}"))?;
+    if !is_procfs(&fd).ctx(|| format!("statfs /proc/{rel}"))? {
+        return Err(Error::Msg(format!("/proc/{rel} is not on procfs")));
+    }
+    std::io::read_to_string(File::from(fd)).ctx(|| format!("read /proc/{rel}"))
+}
+
+/// Write `value` to `rel` (e.g. `sys/net/ipv4/ip_forward`, `thread-self/attr/exec`) under the
+/// checked procfs `root`: the path stays beneath it, crosses no mount (a file bound over the
+/// one meant is refused) and no magic link, and the file opened is on procfs.
+pub fn write(root: &OwnedFd, rel: &str, value: &str) -> Result<()> {
+    let fd =
+        openat2(root.as_fd(), rel, beneath(OFlag::O_WRONLY)).ctx(|| format!("open /proc/{rel}"))?;
     if !is_procfs(&fd).ctx(|| format!("statfs /proc/{rel}"))? {
         return Err(Error::Msg(format!("/proc/{rel} is not on procfs")));
     }
