@@ -464,6 +464,64 @@ fn root_in_a_user_namespace_is_rootless() {
     r.assert_nothing_left(&id, &b);
 }
 
+/// `exec` by root of the user namespace a container was made in, from another process (as
+/// rootless podman runs every command, in its pause process's user namespace): the process
+/// is in the container's PID namespace, with the container's mapping. hull may not go back
+/// to the host's PID namespace there (that needs `CAP_SYS_ADMIN` over the host's user
+/// namespace), so it does not leave it for the clone.
+#[test]
+fn root_in_a_user_namespace_execs_into_its_container() {
+    let (Some(unshare), Some(nsenter)) = (util_linux("unshare"), util_linux("nsenter")) else {
+        eprintln!("skipped: unshare/nsenter (util-linux) not installed");
+        return;
+    };
+    let mut r = Rootless::new();
+    r.wrapper = vec![
+        unshare.to_string_lossy().into_owned(),
+        "--user".into(),
+        "--map-root-user".into(),
+    ];
+    let mut b = r.bundle();
+    b.remove_namespace("user");
+    let linux = b.config["linux"].as_object_mut().unwrap();
+    linux.remove("uidMappings");
+    linux.remove("gidMappings");
+    b.sh("exec sleep 1000");
+    b.save();
+    let id = r.new_id();
+    r.run(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id])
+        .ok();
+    let state: serde_json::Value =
+        serde_json::from_str(&r.run(&["state", &id]).ok().stdout).unwrap();
+    // every later command as root of the user namespace the container's init is in
+    r.wrapper = vec![
+        nsenter.to_string_lossy().into_owned(),
+        "--user".into(),
+        "--preserve-credentials".into(),
+        "--target".into(),
+        state["pid"].to_string(),
+    ];
+    let out = r
+        .run(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; echo pid=$(readlink /proc/self)",
+        ])
+        .ok();
+    assert_eq!(map_lines(&out.stdout), [vec![0, r.uid as u64, 1]], "{out}");
+    let pid = out.stdout.lines().find_map(|l| l.strip_prefix("pid="));
+    assert!(
+        pid.is_some_and(|p| p.parse::<u32>().is_ok()),
+        "not in the container's PID namespace: {out}"
+    );
+    let out = r.run(&["exec", &id, "sh", "-c", "exit 3"]);
+    assert_eq!(out.code(), Some(3), "{out}");
+    r.run(&["delete", "--force", &id]).ok();
+    r.assert_nothing_left(&id, &b);
+}
+
 /// A cgroup v2 subtree delegated to the user (a directory chowned to it, with controllers
 /// enabled, as systemd's `Delegate=yes` makes): a rootless container gets a cgroup there,
 /// with its limits; without limits or path, one under hull's own cgroup.

@@ -82,11 +82,25 @@ fn enter_child(parent_only: &[RawFd], child_end: &Channel) {
     }
 }
 
+/// hull's own PID namespace, to come back to after entering one for its child, or `None` if
+/// hull may not come back: setns into it needs `CAP_SYS_ADMIN` over the user namespace that
+/// owns it, which root of another user namespace lacks for the host's (rootless podman runs
+/// hull so). Asked of the kernel by that very setns, made while hull is still in it, which
+/// changes nothing.
+fn own_pid_ns_to_return_to() -> Result<Option<File>> {
+    let own = File::open("/proc/self/ns/pid").ctx(|| "open /proc/self/ns/pid")?;
+    Ok(setns(own.as_fd(), CloneFlags::CLONE_NEWPID)
+        .is_ok()
+        .then_some(own))
+}
+
 /// The path with joins but no intermediate process (see [`Plan::joins_after_clone`]): hull
-/// enters the PID namespace to join for its children only, clones init (which is then born
-/// in it) and goes back to its own; init enters the other namespaces itself, in order.
+/// enters the PID namespace to join (if any; then `own_pid_ns` is hull's own) for its
+/// children only, clones init (which is then born in it) and goes back to its own; init
+/// enters the other namespaces itself, in order.
 fn clone_then_join(
     opened: Vec<(LinuxNamespaceType, File)>,
+    own_pid_ns: Option<File>,
     flags: CloneFlags,
     cgroup: Option<RawFd>,
     parent_only: &[RawFd],
@@ -96,10 +110,6 @@ fn clone_then_join(
     let (pid_ns, rest): (Vec<_>, Vec<_>) = opened
         .into_iter()
         .partition(|(kind, _)| *kind == LinuxNamespaceType::Pid);
-    let own_pid_ns = match pid_ns.is_empty() {
-        true => None,
-        false => Some(File::open("/proc/self/ns/pid").ctx(|| "open /proc/self/ns/pid")?),
-    };
     namespaces::enter(&pid_ns)?;
     let back_home = || match &own_pid_ns {
         Some(own) => setns(own.as_fd(), CloneFlags::CLONE_NEWPID)
@@ -166,7 +176,25 @@ pub fn spawn_init(
     }
     let opened = plan.open_joins()?;
     if plan.joins_after_clone() {
-        return clone_then_join(opened, flags, cgroup, &parent_only, &child_end, init);
+        let joins_pid = opened
+            .iter()
+            .any(|(kind, _)| *kind == LinuxNamespaceType::Pid);
+        let own_pid_ns = match joins_pid {
+            true => own_pid_ns_to_return_to()?,
+            false => None,
+        };
+        // Without a way back, the intermediate process enters the PID namespace instead.
+        if !joins_pid || own_pid_ns.is_some() {
+            return clone_then_join(
+                opened,
+                own_pid_ns,
+                flags,
+                cgroup,
+                &parent_only,
+                &child_end,
+                init,
+            );
+        }
     }
     match clone3(CloneFlags::empty(), None)? {
         Forked::Child => {
