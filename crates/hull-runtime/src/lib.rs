@@ -9,6 +9,7 @@ pub mod fault;
 pub mod features;
 pub mod hooks;
 pub mod init;
+pub mod kernel_text;
 pub mod netlink;
 pub mod pidfd;
 pub mod security;

@@ -21,7 +21,7 @@ pub fn is_rootless() -> bool {
 /// True when this process is in the initial user namespace (its uid map is the identity of
 /// all 2^32-1 ids), as runc's `RunningInUserNS` tells; true too when the map cannot be read.
 pub fn in_initial_user_namespace() -> bool {
-    let Ok(map) = std::fs::read_to_string("/proc/self/uid_map") else {
+    let Ok(map) = crate::kernel_text::read("/proc/self/uid_map") else {
         return true;
     };
     let lines: Vec<Vec<&str>> = map

@@ -359,7 +359,7 @@ fn value_after<T: serde::de::DeserializeOwned>(text: &[u8], key: &str) -> Option
 
 /// `(state, starttime)` of a process from `/proc/<pid>/stat`, or None if it does not exist.
 pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let text = crate::kernel_text::read(format!("/proc/{pid}/stat")).ok()?;
     parse_stat(&text)
 }
 

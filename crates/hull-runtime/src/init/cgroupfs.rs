@@ -18,9 +18,9 @@ use crate::error::{Context, Result};
 /// Mount the container's view of the cgroup hierarchies at `dest`.
 pub fn mount(root: &OwnedFd, dest: &Path, opts: &MountOptions, new_cgroupns: bool) -> Result<()> {
     let mountinfo =
-        std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "read /proc/self/mountinfo")?;
+        crate::kernel_text::read("/proc/self/mountinfo").ctx(|| "read /proc/self/mountinfo")?;
     let proc_cgroup =
-        std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup")?;
+        crate::kernel_text::read("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup")?;
     let layout = parse_mountinfo(&mountinfo)?;
     let own = parse_proc_cgroup(&proc_cgroup)?;
     let all: Vec<&Hierarchy> = layout

@@ -57,7 +57,7 @@ pub fn move_root(rootfs: &Path) -> Result<()> {
 /// Detach every procfs and sysfs mount outside `rootfs`, deepest first, without the unmount
 /// reaching the host (each is made a slave first); one that cannot be detached is covered.
 fn hide_host_proc_and_sys(rootfs: &Path) -> Result<()> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "read mountinfo")?;
+    let text = crate::kernel_text::read("/proc/self/mountinfo").ctx(|| "read mountinfo")?;
     let outside: Vec<String> = text
         .lines()
         .filter_map(proc_or_sys_mount_point)

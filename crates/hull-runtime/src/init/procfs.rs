@@ -156,7 +156,7 @@ pub fn read(root: &OwnedFd, rel: &str) -> Result<String> {
     if !is_procfs(&fd).ctx(|| format!("statfs /proc/{rel}"))? {
         return Err(Error::Msg(format!("/proc/{rel} is not on procfs")));
     }
-    std::io::read_to_string(File::from(fd)).ctx(|| format!("read /proc/{rel}"))
+    crate::kernel_text::read_all(File::from(fd)).ctx(|| format!("read /proc/{rel}"))
 }
 
 /// Write `value` to `rel` (e.g. `sys/net/ipv4/ip_forward`, `thread-self/attr/exec`) under the

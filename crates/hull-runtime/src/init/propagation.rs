@@ -83,7 +83,7 @@ struct Holder {
 fn mount_holding(path: &Path) -> Result<Holder> {
     let id = mount_id(path)?;
     let text =
-        std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "read /proc/self/mountinfo")?;
+        crate::kernel_text::read("/proc/self/mountinfo").ctx(|| "read /proc/self/mountinfo")?;
     text.lines()
         .find_map(|l| parse_line(l).filter(|(mid, _, _)| *mid == id))
         .map(|(_, mount_point, shared)| Holder {

@@ -16,7 +16,7 @@ pub fn become_user(user: &User) -> Result<()> {
         .collect();
     // In a user namespace whose setgroups is denied (rootless), the groups cannot change:
     // keep them when none are asked for, as runc does.
-    let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    let denied = crate::kernel_text::read("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
     if !denied {
         setgroups(&groups).ctx(|| format!("setgroups {groups:?}"))?;
     } else if !groups.is_empty() {
