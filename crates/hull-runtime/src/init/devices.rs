@@ -73,16 +73,30 @@ pub fn from_spec(d: &LinuxDevice) -> Node {
     }
 }
 
-/// Create `node` inside the rootfs (replacing nothing: an existing path is left as it is).
-pub fn create(root: &OwnedFd, node: &Node) -> Result<()> {
-    let path = Path::new(&node.path);
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Err(crate::Error::Msg(format!(
-            "linux.devices: invalid path {:?}",
-            node.path
-        )));
-    };
-    let dir = inroot::open(root, parent, Create::Dir)?;
+/// Create each of `nodes` inside the rootfs (replacing nothing: an existing path is left as
+/// it is). A directory shared by nodes one after another (`/dev`) is resolved once for them.
+pub fn create_all(root: &OwnedFd, nodes: impl IntoIterator<Item = Node>) -> Result<()> {
+    let mut dir: Option<(std::path::PathBuf, OwnedFd)> = None;
+    for node in nodes {
+        let path = Path::new(&node.path);
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(crate::Error::Msg(format!(
+                "linux.devices: invalid path {:?}",
+                node.path
+            )));
+        };
+        let fd = match dir.take() {
+            Some((at, fd)) if at == parent => fd,
+            _ => inroot::open(root, parent, Create::Dir)?,
+        };
+        create_in(root, &fd, name, &node)?;
+        dir = Some((parent.to_path_buf(), fd));
+    }
+    Ok(())
+}
+
+/// Create `node`, named `name` in the directory `dir` (inside `root`).
+fn create_in(root: &OwnedFd, dir: &OwnedFd, name: &std::ffi::OsStr, node: &Node) -> Result<()> {
     let mode = Mode::from_bits_truncate(node.mode);
     match mknodat(
         dir.as_fd(),

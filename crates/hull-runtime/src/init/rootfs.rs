@@ -35,13 +35,12 @@ pub fn prepare(
         new_cgroupns,
         ask_parent,
     )?;
-    for node in devices::default_nodes() {
-        devices::create(&root, &node)?;
-    }
     let spec_devices = spec.linux().as_ref().and_then(|l| l.devices().as_ref());
-    for d in spec_devices.into_iter().flatten() {
-        devices::create(&root, &devices::from_spec(d))?;
-    }
+    let spec_nodes = spec_devices.into_iter().flatten().map(devices::from_spec);
+    devices::create_all(
+        &root,
+        devices::default_nodes().into_iter().chain(spec_nodes),
+    )?;
     devices::create_symlinks(&root)?;
     dev.finish(&root)
 }
