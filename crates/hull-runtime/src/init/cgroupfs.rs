@@ -4,12 +4,13 @@
 //! namespace root), otherwise a bind mount of the container's own cgroup directory. The
 //! hierarchies and this process's place in them are read with hull-cgroups' parsers.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use hull_cgroups::{parse_mountinfo, parse_proc_cgroup, Hierarchy, ProcCgroups};
 use nix::errno::Errno;
 use nix::mount::MsFlags;
+use nix::sys::stat::{mkdirat, Mode};
 
 use super::inroot::{self, Create};
 use super::mount_options::MountOptions;
@@ -46,17 +47,24 @@ pub fn mount(root: &OwnedFd, dest: &Path, opts: &MountOptions, new_cgroupns: boo
         Some("mode=755"),
     )
     .ctx(|| format!("mount tmpfs on {}", dest.display()))?;
+    // Each hierarchy's directory is made in the new, empty tmpfs itself (one name, no walk);
+    // its mount is still made on the path resolved inside the rootfs.
+    let tmpfs = inroot::open(root, dest, Create::Nothing)?;
     for h in &all {
         let Some(name) = h.mount_point.file_name() else {
             continue;
         };
-        mount_hierarchy(root, &dest.join(name), h, &own, flags | ro, new_cgroupns)?;
+        let at = dest.join(name);
+        match mkdirat(tmpfs.as_fd(), name, Mode::from_bits_truncate(0o755)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e).ctx(|| format!("create {}", at.display())),
+        }
+        mount_hierarchy(root, &at, h, &own, flags | ro, new_cgroupns)?;
     }
     if !ro.is_empty() {
-        let target = inroot::open(root, dest, Create::Nothing)?;
         nix::mount::mount(
             None::<&str>,
-            &inroot::fd_path(&target),
+            &inroot::fd_path(&tmpfs),
             None::<&str>,
             MsFlags::MS_REMOUNT | flags | ro,
             Some("mode=755"),
