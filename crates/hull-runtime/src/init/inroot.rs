@@ -58,6 +58,11 @@ pub fn lookup(root: &OwnedFd, path: &Path) -> nix::Result<OwnedFd> {
 /// Open `path` (a container path) inside `root`, creating what is missing as `create` says.
 /// The result is an `O_PATH` fd of an object inside the rootfs.
 pub fn open(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd> {
+    open_following(root, path, create, 0).map(|(fd, _)| fd)
+}
+
+/// Like [`open`], and whether the path had to be made (so nothing was there before).
+pub fn open_noting_made(root: &OwnedFd, path: &Path, create: Create) -> Result<(OwnedFd, bool)> {
     open_following(root, path, create, 0)
 }
 
@@ -92,7 +97,12 @@ pub fn open_unfollowed(root: &OwnedFd, path: &Path, create: Create) -> Result<Ow
 /// How many dangling symlinks [`open`] follows before giving up (the kernel's own limit).
 const MAX_LINKS: u32 = 40;
 
-fn open_following(root: &OwnedFd, path: &Path, create: Create, links: u32) -> Result<OwnedFd> {
+fn open_following(
+    root: &OwnedFd,
+    path: &Path,
+    create: Create,
+    links: u32,
+) -> Result<(OwnedFd, bool)> {
     if links > MAX_LINKS {
         return Err(Errno::ELOOP).ctx(|| format!("resolve {} in the rootfs", path.display()));
     }
@@ -105,7 +115,11 @@ fn open_following(root: &OwnedFd, path: &Path, create: Create, links: u32) -> Re
     };
     match openat2(root.as_fd(), &full, how()) {
         Err(Errno::ENOENT) if create != Create::Nothing => {}
-        other => return other.ctx(|| format!("resolve {} in the rootfs", path.display())),
+        other => {
+            return other
+                .map(|fd| (fd, false))
+                .ctx(|| format!("resolve {} in the rootfs", path.display()))
+        }
     }
     // The deepest existing ancestor: a path resolves only if each of its prefixes does, so
     // every component after it is missing and is made without looking it up first.
@@ -139,7 +153,7 @@ fn open_following(root: &OwnedFd, path: &Path, create: Create, links: u32) -> Re
         parent = openat2(root.as_fd(), &prefix, how())
             .ctx(|| format!("resolve {} in the rootfs", prefix.display()))?;
     }
-    Ok(parent)
+    Ok((parent, true))
 }
 
 /// The deepest proper prefix of `parts` (the full path is known missing) that resolves

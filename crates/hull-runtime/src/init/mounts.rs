@@ -193,17 +193,10 @@ fn mount_one(
         .unwrap_or_else(|| PathBuf::from(typ));
     // A tmpfs may need the directory it covers, if there was one: to copy it
     // (tmpcopyup), or for its mode.
-    let (target, covered) = match inroot::open(root, dest, Create::Nothing) {
-        Ok(target) if typ == "tmpfs" => {
-            let dir = tmpcopyup::open_dir(&target).ctx(|| format!("open {}", dest.display()))?;
-            (target, Some(dir))
-        }
-        Ok(target) => (target, None),
-        Err(Error::Sys {
-            source: Errno::ENOENT,
-            ..
-        }) => (inroot::open(root, dest, Create::Dir)?, None),
-        Err(e) => return Err(e),
+    let (target, made) = inroot::open_noting_made(root, dest, Create::Dir)?;
+    let covered = match typ == "tmpfs" && !made {
+        true => Some(tmpcopyup::open_dir(&target).ctx(|| format!("open {}", dest.display()))?),
+        false => None,
     };
     let mut flags = opts.flags.difference(MsFlags::MS_REMOUNT);
     if opts.tmpcopyup || read_only_later {
