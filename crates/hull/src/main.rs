@@ -3,8 +3,8 @@
 //! `#![no_main]`: hull starts from the C `main` below and skips Rust's runtime set-up, which
 //! reads all of `/proc/self/maps` for the main thread's stack guard: a tenth of the work of a
 //! start-up, and `create`, `run` and `exec` start twice (security/exe_guard.rs). `startup`
-//! does the two parts of it that hull needs.
-#![no_main]
+//! does the two parts of it that hull needs. (The unit-test build keeps libtest's own main.)
+#![cfg_attr(not(test), no_main)]
 
 mod commands;
 mod logging;
@@ -12,8 +12,10 @@ mod startup;
 
 use hull::cli;
 
-/// The process's entry point, called by the C runtime; never returns.
-#[no_mangle]
+/// The process's entry point, called by the C runtime; never returns. (In the unit-test
+/// build it is an ordinary function, unused: libtest's main runs the tests.)
+#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(test, allow(dead_code))]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     startup::prepare();
     // CVE-2019-5736: create, run and exec re-execute hull from a read-only view of its
