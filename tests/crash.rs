@@ -173,6 +173,47 @@ fn a_truncated_state_file_hides_nothing_else_and_is_force_deleted() {
     assert_nothing_left(&h, &good, &good_b.dir);
 }
 
+/// A record whose spec is damaged in one part: the commands that read that part fail with
+/// one line naming the container before they do anything (`start` leaves init blocked,
+/// `delete` leaves it all), the others work; `delete --force` removes it all.
+#[test]
+fn a_damaged_part_of_the_spec_is_corrupt_where_it_is_read() {
+    if !hull_integration::is_hull() {
+        return;
+    }
+    let h = Hull::new();
+    let mut b = sleeper(&h);
+    b.config["annotations"] = json!({"org.example.kept": "yes"});
+    let id = h.new_id();
+    h.create_ok(&id, &b);
+    let pid = h.pid(&id);
+    let path = h.state_dir(&id).join("state.json");
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    record["spec"]["hooks"] = json!({"poststart": "no list", "poststop": 7});
+    std::fs::write(&path, record.to_string()).unwrap();
+    assert_eq!(h.state(&id)["annotations"]["org.example.kept"], "yes");
+    h.start(&id).assert_error(&["corrupt", &id]);
+    h.delete(&id, false).assert_error(&["corrupt", &id]);
+    assert_eq!(h.status(&id).as_deref(), Some("created"));
+    assert!(hull_integration::pid_alive(pid), "init {pid} is gone");
+
+    record["spec"]["annotations"] = json!(["no map"]);
+    std::fs::write(&path, record.to_string()).unwrap();
+    h.run(&["state", &id]).assert_error(&["corrupt", &id]);
+    let out = h.run(&["list", "--quiet"]).ok();
+    assert!(
+        !out.stdout.contains(&id) && out.stderr.contains(&id),
+        "{out}"
+    );
+    h.delete(&id, true).ok();
+    assert!(
+        !hull_integration::pid_alive(pid),
+        "delete --force left init {pid}"
+    );
+    wait_nothing_left(&h, &id, &b.dir);
+}
+
 /// A `state.json` that is not JSON at all: `list` lists the rest, `delete --force` removes
 /// the state dir (there is nothing left to read the init or cgroups from).
 #[test]

@@ -375,3 +375,47 @@ fn a_failing_hook_is_named_as_runc_names_it() {
         leaks::assert_nothing_left(&h, &id, &b.dir);
     }
 }
+
+/// hull reads only the parts of its record's spec that a command needs (the hooks at start
+/// and delete, the annotations at state): with members no spec has added to the record after
+/// create, at the top and inside the hooks, poststart and poststop still run and get the
+/// state with the annotations, and `state` still shows them.
+#[test]
+fn hooks_and_annotations_are_read_from_a_record_with_unknown_members() {
+    if !hull_integration::is_hull() {
+        return;
+    }
+    let h = Hull::new();
+    let mut b = h.bundle();
+    b.args(&["sleep", "1000"]);
+    b.config["annotations"] = json!({"org.example.kept": "yes"});
+    let log = b.host_path("/hooks.log");
+    for kind in ["poststart", "poststop"] {
+        b.add_hook(kind, recording_hook(kind, log.to_str().unwrap()));
+    }
+    let id = h.new_id();
+    h.create_ok(&id, &b);
+    let path = h.state_dir(&id).join("state.json");
+    let mut record: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    record["spec"]["org.example.future"] =
+        json!({"hooks": "not hooks", "annotations": [1, {"poststop": null}]});
+    record["spec"]["hooks"]["org.example.later"] = json!([{"path": 5}]);
+    std::fs::write(&path, record.to_string()).unwrap();
+
+    assert_eq!(h.state(&id)["annotations"]["org.example.kept"], "yes");
+    h.start(&id).ok();
+    assert_eq!(h.status(&id).as_deref(), Some("running"));
+    h.delete(&id, true).ok();
+    let text = b.read("/hooks.log");
+    let entries = parse_log(&text);
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["poststart", "poststop"], "{text}");
+    for (name, state) in &entries {
+        assert_eq!(state["id"], id.as_str(), "{name}: {state}");
+        assert_eq!(
+            state["annotations"]["org.example.kept"], "yes",
+            "{name}: {state}"
+        );
+    }
+    leaks::assert_nothing_left(&h, &id, &b.dir);
+}

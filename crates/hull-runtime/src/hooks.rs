@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use std::path::Path;
 
-use oci_spec::runtime::{Hook, Spec};
+use oci_spec::runtime::{Hook, Hooks};
 
 use crate::error::{Error, Result};
 
@@ -42,8 +42,8 @@ impl HookPoint {
     }
 }
 
-fn hooks_of(spec: &Spec, point: HookPoint) -> &[Hook] {
-    let Some(h) = spec.hooks() else { return &[] };
+fn hooks_of(hooks: Option<&Hooks>, point: HookPoint) -> &[Hook] {
+    let Some(h) = hooks else { return &[] };
     let list = match point {
         HookPoint::Prestart => h.prestart(),
         HookPoint::CreateRuntime => h.create_runtime(),
@@ -67,26 +67,26 @@ pub fn with_status(state: &str, status: &str) -> String {
 }
 
 /// Whether any hook is configured at one of `points`.
-pub fn has_any(spec: &Spec, points: &[HookPoint]) -> bool {
-    points.iter().any(|p| !hooks_of(spec, *p).is_empty())
+pub fn has_any(hooks: Option<&Hooks>, points: &[HookPoint]) -> bool {
+    points.iter().any(|p| !hooks_of(hooks, *p).is_empty())
 }
 
 /// Run every hook of `point` in order (env and cwd inherited from hull); the first failure
 /// stops and is returned.
-pub fn run_point(spec: &Spec, point: HookPoint, state: &str) -> Result<()> {
-    run_point_in(spec, point, state, None, None)
+pub fn run_point(hooks: Option<&Hooks>, point: HookPoint, state: &str) -> Result<()> {
+    run_point_in(hooks, point, state, None, None)
 }
 
 /// [`run_point`] with the working directory `cwd` and, for hooks without `env`, the
 /// environment `inherited` instead of hull's.
 pub fn run_point_in(
-    spec: &Spec,
+    hooks: Option<&Hooks>,
     point: HookPoint,
     state: &str,
     cwd: Option<&Path>,
     inherited: Option<&[String]>,
 ) -> Result<()> {
-    for (i, hook) in hooks_of(spec, point).iter().enumerate() {
+    for (i, hook) in hooks_of(hooks, point).iter().enumerate() {
         run_one(hook, state, cwd, inherited).map_err(|why| {
             // runc's words, which its tests match on: "error running prestart hook #1:"
             Error::Hook(format!(
@@ -99,10 +99,48 @@ pub fn run_point_in(
     Ok(())
 }
 
+/// The hooks of one point with the state document they get, gathered before a command acts
+/// (so that a damaged record stops it before it has done anything).
+#[derive(Debug)]
+pub struct Due {
+    hooks: Hooks,
+    point: HookPoint,
+    state: String,
+}
+
+impl Due {
+    /// The hooks at `point` of `hooks`, with the state document `state()` makes for them;
+    /// None, without calling `state`, when there are none.
+    pub fn of(
+        hooks: Option<Hooks>,
+        point: HookPoint,
+        state: impl FnOnce() -> Result<String>,
+    ) -> Result<Option<Due>> {
+        match hooks {
+            Some(hooks) if has_any(Some(&hooks), &[point]) => Ok(Some(Due {
+                hooks,
+                point,
+                state: state()?,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// [`run_point`] of these hooks.
+    pub fn run(&self) -> Result<()> {
+        run_point(Some(&self.hooks), self.point, &self.state)
+    }
+
+    /// Run these hooks, each failure only a warning: the others still run.
+    pub fn run_warning(&self) {
+        run_point_warning(Some(&self.hooks), self.point, &self.state)
+    }
+}
+
 /// Run every hook of `point` (env and cwd inherited from hull), each failure only a
 /// warning: the remaining hooks still run (the runtime-spec's rule for poststop).
-pub fn run_point_warning(spec: &Spec, point: HookPoint, state: &str) {
-    for (i, hook) in hooks_of(spec, point).iter().enumerate() {
+fn run_point_warning(hooks: Option<&Hooks>, point: HookPoint, state: &str) {
+    for (i, hook) in hooks_of(hooks, point).iter().enumerate() {
         if let Err(why) = run_one(hook, state, None, None) {
             tracing::warn!(
                 "error running {} hook #{i}: {}: {why}",

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
-use oci_spec::runtime::LinuxNamespaceType;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::state::{Container, Status};
 use crate::criu::externals::{self, External};
@@ -116,11 +116,13 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
         Status::Running | Status::Paused => {}
         s => return Err(c.bad_status(s, "only a running container can be checkpointed")),
     }
+    let spec = c.record.spec.full(id)?;
+    let teardown = super::delete::Teardown::of(&c.record)?;
     let criu = Criu::find(opts.criu.criu.as_deref())?;
     let pid = c.record.pid;
     let proc_root = PathBuf::from(format!("/proc/{pid}/root"));
     let externals = externals::of_spec(
-        &c.record.spec,
+        &spec,
         &c.record.bundle,
         Some(&proc_root),
         externals::unified_cgroup(&c.record.cgroup_paths),
@@ -129,8 +131,8 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
         id: id.into(),
         externals: externals.clone(),
         stdio: (0..3).map(|fd| stdio_of(pid, fd)).collect(),
-        terminal: super::create::wants_terminal_spec(&c.record.spec),
-        external_netns: joined_netns(&c)?,
+        terminal: super::create::wants_terminal_spec(&spec),
+        external_netns: joined_netns(&spec)?,
         tty: terminal_of(pid),
     };
     let dirs = Dirs::make(&opts.criu.image_path, opts.criu.work_path.as_deref())?;
@@ -172,7 +174,7 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
         if let Some(pidfd) = pidfd {
             pidfd.wait_exit(Duration::from_secs(10))?;
         }
-        super::delete::destroy(&c)?;
+        super::delete::destroy(&c, &teardown)?;
     }
     Ok(())
 }
@@ -439,11 +441,9 @@ fn stdio_of(pid: i32, fd: i32) -> String {
 }
 
 /// The inode of the network namespace the container joined by path, if it did.
-fn joined_netns(c: &Container) -> Result<Option<u64>> {
+fn joined_netns(spec: &Spec) -> Result<Option<u64>> {
     use std::os::unix::fs::MetadataExt;
-    let path = c
-        .record
-        .spec
+    let path = spec
         .linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())

@@ -1,6 +1,7 @@
 //! `create`: validate the bundle, reserve the id, make the cgroup, spawn init, and leave it
 //! blocked on `exec.fifo`. On any failure everything made so far is undone.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -16,13 +17,14 @@ use nix::unistd::Pid;
 
 use super::console::Console;
 use super::state::{self, Container, OciState, Record, Status, EXEC_FIFO};
+use super::stored_spec::StoredSpec;
 use crate::bootstrap::channel::{self, Channel, Msg};
 use crate::bootstrap::mount_sources::Server as MountSourceServer;
 use crate::bootstrap::namespaces::Plan;
 use crate::bootstrap::spawn::spawn_init;
 use crate::error::{Context, Error, Result};
 use crate::fault;
-use crate::hooks::{self, HookPoint};
+use crate::hooks::{self, Due, HookPoint};
 use crate::init::{self, InitConfig};
 use crate::spec::{self, Bundle};
 
@@ -139,7 +141,7 @@ pub fn create_in(
         cgroup: Some(cgroup),
         armed: true,
     };
-    let mut record = new_record(&opts.id, &bundle, undo.manager()?);
+    let mut record = new_record(&opts.id, &bundle, undo.manager()?)?;
     state::save(&dir, &record)?;
     fault::point("create::recorded");
     let fifo = make_fifo(&dir)?;
@@ -197,7 +199,7 @@ pub fn create_in(
     fault::point("create::in-cgroup");
     super::net_devices::move_in(pid, &bundle.spec)?;
     let mut sources = MountSourceServer::new(pid, &bundle.spec, &bundle.dir);
-    drive_init(&parent, &record, &mut sources)?;
+    drive_init(&parent, &record, &bundle.spec, &mut sources)?;
     fault::point("create::ready");
     record.creating = false;
     state::save(&dir, &record)?;
@@ -286,8 +288,8 @@ fn make_fifo(dir: &Path) -> Result<OwnedFd> {
 }
 
 /// The record written when the id is reserved: no init yet, `creating`.
-fn new_record(id: &str, bundle: &Bundle, cgroup: &dyn Manager) -> Record {
-    Record {
+fn new_record(id: &str, bundle: &Bundle, cgroup: &dyn Manager) -> Result<Record> {
+    Ok(Record {
         id: id.into(),
         pid: 0,
         pid_start: 0,
@@ -296,32 +298,51 @@ fn new_record(id: &str, bundle: &Bundle, cgroup: &dyn Manager) -> Record {
         bundle: bundle.dir.clone(),
         rootfs: bundle.rootfs.clone(),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        spec: bundle.spec.clone(),
+        spec: StoredSpec::new(&bundle.spec)?,
         member_ns: None,
         cgroup_unit: cgroup.unit(),
-    }
+    })
 }
 
-/// The state document hooks get on stdin.
-pub fn hook_state(record: &Record, status: Status) -> String {
-    let mut state = OciState::of(record, status);
+/// The state document hooks get on stdin (`annotations` are the spec's).
+pub fn hook_state(
+    record: &Record,
+    annotations: Option<&HashMap<String, String>>,
+    status: Status,
+) -> String {
+    let mut state = OciState::of(record, status, annotations.cloned().unwrap_or_default());
     // Hooks (poststop included) get the pid the container had.
     state.pid = record.pid;
     serde_json::to_string(&state).unwrap_or_default()
 }
 
-/// Let init go on, run the runtime hooks when it asks, and wait for it to be ready.
-fn drive_init(chan: &Channel, record: &Record, sources: &mut MountSourceServer) -> Result<()> {
+/// The hooks of `record`'s spec at `point` with the state document (in `status`) they get,
+/// read before the command acts; None when there are none.
+pub fn due_hooks(record: &Record, point: HookPoint, status: Status) -> Result<Option<Due>> {
+    Due::of(record.spec.hooks(&record.id)?, point, || {
+        let annotations = record.spec.annotations(&record.id)?;
+        Ok(hook_state(record, Some(&annotations), status))
+    })
+}
+
+/// Let init go on, run the runtime hooks (of `spec`, the record's) when it asks, and wait
+/// for it to be ready.
+fn drive_init(
+    chan: &Channel,
+    record: &Record,
+    spec: &oci_spec::runtime::Spec,
+    sources: &mut MountSourceServer,
+) -> Result<()> {
     chan.send(&Msg::Proceed {
-        state: hook_state(record, Status::Creating),
+        state: hook_state(record, spec.annotations().as_ref(), Status::Creating),
     })?;
     loop {
         match chan.recv()? {
             Some(Msg::Ready) => return Ok(()),
             Some(Msg::RunRuntimeHooks) => {
-                let state = hook_state(record, Status::Creating);
-                hooks::run_point(&record.spec, HookPoint::Prestart, &state)?;
-                hooks::run_point(&record.spec, HookPoint::CreateRuntime, &state)?;
+                let state = hook_state(record, spec.annotations().as_ref(), Status::Creating);
+                hooks::run_point(spec.hooks().as_ref(), HookPoint::Prestart, &state)?;
+                hooks::run_point(spec.hooks().as_ref(), HookPoint::CreateRuntime, &state)?;
                 chan.send(&Msg::HooksDone)?;
             }
             Some(Msg::OpenMountSource { index }) => sources.serve(chan, index)?,

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use super::create::hook_state;
-use super::state::{self, Container, Status};
+use super::create::due_hooks;
+use super::state::{self, Container, Record, Status};
+use super::stored_spec::Network;
 use crate::error::{Error, Result};
 use crate::fault;
-use crate::hooks::{self, HookPoint};
+use crate::hooks::{Due, HookPoint};
 use crate::pidfd::PidFd;
 
 /// Delete container `id`. A created container is killed first; a running or paused one only
@@ -28,8 +29,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Err(_) if !dir.exists() => return gone(),
         other => other?,
     };
-    let c = match Container::load(root, id) {
-        Ok(c) => c,
+    let loaded = Container::load(root, id).and_then(|c| Ok((Teardown::of(&c.record)?, c)));
+    let (teardown, c) = match loaded {
+        Ok(loaded) => loaded,
         Err(Error::NotExist(_)) => {
             // A create killed before its first record, or a delete killed after removing it.
             state::remove_dir(&dir)?;
@@ -37,12 +39,32 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         }
         Err(Error::Corrupt { id, why }) if force => {
             tracing::warn!("state of container {id:?} is corrupt ({why}): removing what it names");
-            Container::salvage(root, &id)?
+            (Teardown::default(), Container::salvage(root, &id)?)
         }
         Err(e) => return Err(e),
     };
     fault::point("delete::locked");
-    delete_locked(&c, force)
+    delete_locked(&c, &teardown, force)
+}
+
+/// What delete reads of the container's spec, all before it acts: a damaged spec stops it
+/// first (with `--force`, only what the record's leading fields name is removed).
+#[derive(Debug, Default)]
+pub struct Teardown {
+    /// The poststop hooks, with their state document.
+    poststop: Option<Due>,
+    /// The network devices to move back to the host.
+    network: Network,
+}
+
+impl Teardown {
+    /// What `record`'s spec asks of delete.
+    pub fn of(record: &Record) -> Result<Teardown> {
+        Ok(Teardown {
+            poststop: due_hooks(record, HookPoint::Poststop, Status::Stopped)?,
+            network: record.spec.network(&record.id)?,
+        })
+    }
 }
 
 /// [`delete`] of a container already loaded (`run` deletes the one it made, without reading
@@ -52,26 +74,26 @@ pub fn delete_loaded(c: &Container, force: bool) -> Result<()> {
         Err(_) if force && !c.dir.exists() => return Ok(()),
         other => other?,
     };
-    delete_locked(c, force)
+    delete_locked(c, &Teardown::of(&c.record)?, force)
 }
 
 /// Delete `c`, whose lock the caller holds.
-fn delete_locked(c: &Container, force: bool) -> Result<()> {
+fn delete_locked(c: &Container, t: &Teardown, force: bool) -> Result<()> {
     if c.record.creating {
         // Its create is gone (we hold the lock); what it made may still be alive.
-        stop(c)?;
+        stop(c, t)?;
         fault::point("delete::stopped");
-        return destroy(c);
+        return destroy(c, t);
     }
     match c.status() {
         // processes of it may outlive init when it has no PID namespace of its own
         Status::Stopped => super::kill::signal_all(c, Signal::SIGKILL)?,
-        Status::Created => stop(c)?,
+        Status::Created => stop(c, t)?,
         s if force => {
             if s == Status::Paused {
                 super::cgroup::of(&c.record)?.thaw()?;
             }
-            stop(c)?
+            stop(c, t)?
         }
         s => {
             return Err(c.bad_status(
@@ -81,13 +103,13 @@ fn delete_locked(c: &Container, force: bool) -> Result<()> {
         }
     }
     fault::point("delete::stopped");
-    destroy(c)
+    destroy(c, t)
 }
 
 /// SIGKILL every process of the container and wait for init to be gone; its network devices
 /// go back to the host first, while its network namespace is still there.
-fn stop(c: &Container) -> Result<()> {
-    super::net_devices::move_out(&c.record);
+fn stop(c: &Container, t: &Teardown) -> Result<()> {
+    super::net_devices::move_out(&c.record, &t.network);
     let pidfd = PidFd::open(c.record.pid, c.record.pid_start)?;
     super::kill::signal_all(c, Signal::SIGKILL)?;
     if let Some(pidfd) = pidfd {
@@ -104,9 +126,10 @@ fn stop(c: &Container) -> Result<()> {
 /// Remove what the container left: poststop hooks run first (each failure a warning, the
 /// others still run), then the
 /// cgroup (unless processes of others still use it), then the state directory.
-pub fn destroy(c: &Container) -> Result<()> {
-    let state = hook_state(&c.record, Status::Stopped);
-    hooks::run_point_warning(&c.record.spec, HookPoint::Poststop, &state);
+pub fn destroy(c: &Container, t: &Teardown) -> Result<()> {
+    if let Some(hooks) = &t.poststop {
+        hooks.run_warning();
+    }
     fault::point("delete::poststop");
     let cgroup = super::cgroup::of(&c.record)?;
     let others = super::members::strangers(c, || Ok(cgroup.pids()?))?;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxNamespaceType, Process};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::console::{self, Console};
 use super::foreground;
@@ -43,7 +43,9 @@ pub struct ExecOptions {
 /// hull should exit with (0 when detached).
 pub fn exec(c: &Container, opts: &ExecOptions) -> Result<i32> {
     check_status(c, opts.ignore_paused)?;
-    let plan = join_plan(c);
+    let spec = &c.record.spec.full(&c.record.id)?;
+    let state = state_json(c)?;
+    let plan = join_plan(c, spec);
     let terminal = opts.process.terminal().unwrap_or(false);
     let console = Console::choose(terminal, opts.console_socket.as_deref(), !opts.detach)?;
     let mut process = opts.process.clone();
@@ -52,7 +54,6 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<i32> {
     }
     let (parent, child) = channel::pair()?;
     let (preserve, console_fd) = (opts.preserve_fds, console.init_end());
-    let spec = &c.record.spec;
     let cgroup = super::cgroup::for_exec(&c.record, &opts.sub_cgroups)?;
     // Joining the container's user namespace takes the rights CLONE_INTO_CGROUP needs: then
     // the process joins its cgroup after the clone only (below).
@@ -72,9 +73,7 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<i32> {
         .map_err(Error::from)
         .and_then(|_| {
             fault::point("exec::in-cgroup");
-            parent.send(&Msg::Proceed {
-                state: state_json(c),
-            })
+            parent.send(&Msg::Proceed { state })
         })
         .and_then(|_| {
             fault::point("exec::proceeded");
@@ -101,8 +100,8 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<i32> {
     foreground::wait(Pid::from_raw(pid), &set, pty)
 }
 
-fn state_json(c: &Container) -> String {
-    serde_json::to_string(&c.oci_state()).unwrap_or_default()
+fn state_json(c: &Container) -> Result<String> {
+    Ok(serde_json::to_string(&c.oci_state()?).unwrap_or_default())
 }
 
 fn check_status(c: &Container, ignore_paused: bool) -> Result<()> {
@@ -122,14 +121,9 @@ fn check_status(c: &Container, ignore_paused: bool) -> Result<()> {
 }
 
 /// Join every namespace the container has, through its init's `/proc/<pid>/ns` links.
-fn join_plan(c: &Container) -> Plan {
+fn join_plan(c: &Container, spec: &Spec) -> Plan {
     let proc_ns = Path::new("/proc").join(c.record.pid.to_string()).join("ns");
-    let namespaces = c
-        .record
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().clone());
+    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().clone());
     let join = namespaces
         .into_iter()
         .flatten()

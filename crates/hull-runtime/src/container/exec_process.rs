@@ -64,8 +64,7 @@ pub fn with_overrides(c: &Container, o: &Overrides) -> Result<Process> {
     let base = c
         .record
         .spec
-        .process()
-        .clone()
+        .process(&c.record.id)?
         .ok_or_else(|| Error::Msg("container has no process".into()))?;
     let mut p =
         serde_json::to_value(&base).map_err(|e| Error::Msg(format!("encode process: {e}")))?;

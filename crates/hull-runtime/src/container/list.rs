@@ -30,10 +30,13 @@ pub fn list(root: &Path) -> Result<Listing> {
     let mut out = Listing::default();
     for id in list_ids(root)? {
         match Container::load(root, &id) {
-            Ok(c) => out.entries.push(Entry {
-                owner: owner_of(&c.dir),
-                state: c.oci_state(),
-            }),
+            Ok(c) => match c.oci_state() {
+                Ok(state) => out.entries.push(Entry {
+                    owner: owner_of(&c.dir),
+                    state,
+                }),
+                Err(e) => out.unreadable.push(e),
+            },
             Err(Error::NotExist(_)) => continue,
             Err(e) => out.unreadable.push(e),
         }

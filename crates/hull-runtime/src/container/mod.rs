@@ -23,4 +23,5 @@ pub mod run;
 pub mod start;
 pub mod state;
 pub mod state_root;
+pub mod stored_spec;
 pub mod update;

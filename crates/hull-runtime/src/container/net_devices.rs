@@ -3,12 +3,14 @@
 //! their up state, and moved back to the host under their own names by `delete`, as runc
 //! does. Checked at load (`spec::net_devices`).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::state::{self, Record};
+use super::stored_spec::Network;
 use crate::error::{Context, Error, Result};
 use crate::netlink::Rtnl;
 use crate::spec::net_devices::{devices, inner_name};
@@ -91,12 +93,12 @@ pub fn move_in(pid: i32, spec: &Spec) -> Result<()> {
 /// Move the devices of a container back to the host under their own names, while its
 /// network namespace still exists (its init alive, or a namespace joined by path). Failures
 /// are warnings: delete goes on.
-pub fn move_out(record: &Record) {
-    let devices = devices(&record.spec);
+pub fn move_out(record: &Record, network: &Network) {
+    let devices: BTreeMap<_, _> = network.devices.iter().collect();
     if devices.is_empty() {
         return;
     }
-    let Some(ns) = container_netns(record) else {
+    let Some(ns) = container_netns(record, network) else {
         return;
     };
     let moved = (|| -> Result<()> {
@@ -121,14 +123,10 @@ pub fn move_out(record: &Record) {
 }
 
 /// The container's network namespace: the one joined by path, or its live init's.
-fn container_netns(record: &Record) -> Option<File> {
-    let path = record
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .into_iter()
-        .flatten()
+fn container_netns(record: &Record, network: &Network) -> Option<File> {
+    let path = network
+        .namespaces
+        .iter()
         .find(|n| n.typ() == LinuxNamespaceType::Network)
         .and_then(|n| n.path().clone());
     if let Some(path) = path {

@@ -20,8 +20,9 @@ use nix::unistd::Pid;
 
 use super::checkpoint::{base_opts, empty_ns_flags, failure, CriuFlags, Dirs, NETNS_KEY};
 use super::console::Console;
-use super::create::{hook_state, write_pid_file};
+use super::create::{due_hooks, hook_state, write_pid_file};
 use super::state::{self, Container, Record, Status};
+use super::stored_spec::StoredSpec;
 use super::{delete, foreground, start};
 use crate::criu::externals::{self, Kind};
 use crate::criu::images::ImageInfo;
@@ -121,9 +122,10 @@ pub fn restore(opts: &RestoreOptions) -> Result<i32> {
         keep.push(slave.as_raw_fd());
     }
 
+    let spec = StoredSpec::new(&bundle.spec)?;
     let swrk = Swrk::start(&criu, Stdio3::Inherit, &keep)?;
     let joined = join_cgroup(cgroup.as_ref(), swrk.pid(), &bundle, &mut o);
-    let mut provisional = record(&opts.id, 0, &bundle, cgroup.as_ref());
+    let mut provisional = record(&opts.id, 0, &bundle, &spec, cgroup.as_ref());
     let (mut master, slave) = match pty {
         Some((m, s)) => (Some(m), Some(s)),
         None => (None, None),
@@ -138,10 +140,14 @@ pub fn restore(opts: &RestoreOptions) -> Result<i32> {
             match script {
                 "setup-namespaces" => {
                     provisional.pid = pid;
-                    let state = hook_state(&provisional, Status::Creating);
-                    let run = hooks::run_point(&bundle.spec, HookPoint::Prestart, &state).and_then(
-                        |_| hooks::run_point(&bundle.spec, HookPoint::CreateRuntime, &state),
+                    let hooks = bundle.spec.hooks().as_ref();
+                    let state = hook_state(
+                        &provisional,
+                        bundle.spec.annotations().as_ref(),
+                        Status::Creating,
                     );
+                    let run = hooks::run_point(hooks, HookPoint::Prestart, &state)
+                        .and_then(|_| hooks::run_point(hooks, HookPoint::CreateRuntime, &state));
                     if let Err(e) = run {
                         let msg = e.to_string();
                         hook_error = Some(e);
@@ -167,7 +173,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<i32> {
     undo.pid = Some(pid);
     unbind_root(&criu_root);
     undo.criu_root = None;
-    let record = record(&opts.id, pid, &bundle, cgroup.as_ref());
+    let record = record(&opts.id, pid, &bundle, &spec, cgroup.as_ref());
     state::save(&dir, &record)?;
     if let Some(path) = &opts.pid_file {
         write_pid_file(path, pid)?;
@@ -189,7 +195,8 @@ pub fn restore(opts: &RestoreOptions) -> Result<i32> {
     undo.disarm();
     drop(lock);
     let c = Container { dir, record };
-    start::poststart(&c)?;
+    let poststart = due_hooks(&c.record, HookPoint::Poststart, Status::Running)?;
+    start::poststart(&c, poststart.as_ref())?;
     let Some(set) = signals else {
         return Ok(0);
     };
@@ -285,7 +292,7 @@ fn open_netns(bundle: &Bundle, info: &ImageInfo) -> Result<Option<OwnedFd>> {
     Ok(Some(fd))
 }
 
-fn record(id: &str, pid: i32, bundle: &Bundle, cgroup: &dyn Manager) -> Record {
+fn record(id: &str, pid: i32, bundle: &Bundle, spec: &StoredSpec, cgroup: &dyn Manager) -> Record {
     Record {
         id: id.into(),
         pid,
@@ -293,7 +300,7 @@ fn record(id: &str, pid: i32, bundle: &Bundle, cgroup: &dyn Manager) -> Record {
         bundle: bundle.dir.clone(),
         rootfs: bundle.rootfs.clone(),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        spec: bundle.spec.clone(),
+        spec: spec.clone(),
         cgroup_paths: cgroup.paths(),
         member_ns: super::members::Namespace::of_init(pid, own_pid_ns(&bundle.spec)).ok(),
         cgroup_unit: cgroup.unit(),

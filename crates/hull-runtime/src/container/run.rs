@@ -5,11 +5,12 @@
 use nix::unistd::Pid;
 
 use super::console::{self, Console};
-use super::create::{create_in, CreateOptions};
-use super::state::Container;
+use super::create::{create_in, due_hooks, CreateOptions};
+use super::state::{Container, Status};
 use super::{delete, foreground, start};
 use crate::error::Result;
 use crate::fault;
+use crate::hooks::HookPoint;
 
 /// How `run` ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +52,13 @@ pub fn run(opts: &CreateOptions, mode: RunMode) -> Result<i32> {
 }
 
 fn start_or_remove(root: &std::path::Path, c: &Container) -> Result<()> {
-    if let Err(e) = start::release(c) {
-        let _ = delete::delete(root, &c.record.id, true);
-        return Err(e);
+    let released = due_hooks(&c.record, HookPoint::Poststart, Status::Running)
+        .and_then(|hooks| start::release(c).map(|_| hooks));
+    match released {
+        Ok(hooks) => start::poststart(c, hooks.as_ref()),
+        Err(e) => {
+            let _ = delete::delete(root, &c.record.id, true);
+            Err(e)
+        }
     }
-    start::poststart(c)
 }

@@ -10,11 +10,11 @@ use std::path::Path;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::create::hook_state;
+use super::create::due_hooks;
 use super::state::{Container, Status, EXEC_FIFO};
 use crate::error::{Context, Error, Result};
 use crate::fault;
-use crate::hooks::{self, HookPoint};
+use crate::hooks::{Due, HookPoint};
 use crate::pidfd::PidFd;
 
 /// Start the created container `id`.
@@ -42,10 +42,11 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         s => return Err(c.bad_status(s, "cannot start an already running container")),
     }
     fault::point("start::locked");
+    let hooks = due_hooks(&c.record, HookPoint::Poststart, Status::Running)?;
     release(&c)?;
     fault::point("start::released");
     drop(_lock);
-    poststart(&c)
+    poststart(&c, hooks.as_ref())
 }
 
 /// Open `exec.fifo` for reading, which unblocks init, and read its "go" byte. Fails (instead
@@ -121,12 +122,11 @@ fn wait_readable(fifo: &File, pidfd: &PidFd) -> Result<()> {
     }
 }
 
-/// Run poststart hooks. As runc, a failing one fails the start: the container is killed and
-/// deleted (poststop hooks run), and the hook's error is returned. The caller must not hold
-/// the container's lock.
-pub fn poststart(c: &Container) -> Result<()> {
-    let state = hook_state(&c.record, Status::Running);
-    let Err(e) = hooks::run_point(&c.record.spec, HookPoint::Poststart, &state) else {
+/// Run the poststart `hooks` (see [`due_hooks`]). As runc, a failing one fails the start:
+/// the container is killed and deleted (poststop hooks run), and the hook's error is
+/// returned. The caller must not hold the container's lock.
+pub fn poststart(c: &Container, hooks: Option<&Due>) -> Result<()> {
+    let Some(Err(e)) = hooks.map(Due::run) else {
         return Ok(());
     };
     if let Err(why) = super::delete::delete_loaded(c, true) {

@@ -7,9 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
-use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 
+use super::stored_spec::StoredSpec;
 use crate::error::{Context, Error, Result};
 
 /// Name of the fifo init blocks on until `start`.
@@ -75,8 +75,8 @@ pub struct Record {
     pub rootfs: PathBuf,
     /// Creation time, RFC 3339 with nanoseconds.
     pub created: String,
-    /// The spec the container was created from (hooks and cgroups are read from it later).
-    pub spec: Spec,
+    /// The spec the container was created from, parsed only where a command needs it.
+    pub spec: StoredSpec,
 }
 
 /// The OCI state document (`hull state`), with runc's extra `created` and `owner` fields.
@@ -139,7 +139,8 @@ pub fn container_dir(root: &Path, id: &str) -> Result<PathBuf> {
 }
 
 impl Container {
-    /// Load the container `id` from `root`, or `Error::NotExist`.
+    /// Load the container `id` from `root`, or `Error::NotExist` (`Error::Corrupt` if the
+    /// record is damaged; its spec is only checked to be JSON here, see [`StoredSpec`]).
     pub fn load(root: &Path, id: &str) -> Result<Container> {
         let dir = container_dir(root, id)?;
         let text = match std::fs::read(dir.join(STATE_FILE)) {
@@ -211,14 +212,16 @@ impl Container {
     }
 
     /// The OCI state document; `pid` is 0 once stopped, as runc reports it.
-    pub fn oci_state(&self) -> OciState {
-        OciState::of(&self.record, self.status())
+    pub fn oci_state(&self) -> Result<OciState> {
+        let annotations = self.record.spec.annotations(&self.record.id)?;
+        Ok(OciState::of(&self.record, self.status(), annotations))
     }
 }
 
 impl OciState {
-    /// The state document of `record` in `status` (`pid` 0 once stopped, as runc reports it).
-    pub fn of(r: &Record, status: Status) -> OciState {
+    /// The state document of `record` in `status` with its spec's `annotations` (`pid` 0 once
+    /// stopped, as runc reports it).
+    pub fn of(r: &Record, status: Status, annotations: HashMap<String, String>) -> OciState {
         OciState {
             oci_version: crate::OCI_VERSION.into(),
             id: r.id.clone(),
@@ -228,7 +231,7 @@ impl OciState {
             rootfs: r.rootfs.clone(),
             created: r.created.clone(),
             owner: String::new(),
-            annotations: r.spec.annotations().clone().unwrap_or_default(),
+            annotations,
         }
     }
 }
@@ -320,7 +323,7 @@ pub fn clear_dir(dir: &Path, keep: &[&str]) -> Result<()> {
 
 /// What `delete --force` can still use of a damaged record: the leading fields (pid, its
 /// start time, the cgroup paths) when they are whole, as a half-made record with an empty
-/// spec (no hooks).
+/// spec (no hooks, no network devices).
 pub fn salvage(id: &str, text: &[u8]) -> Record {
     // The pid is whole only if what follows it was written too.
     let pid_start = value_after(text, "pid_start");
@@ -341,7 +344,7 @@ pub fn salvage(id: &str, text: &[u8]) -> Record {
         bundle: PathBuf::new(),
         rootfs: PathBuf::new(),
         created: String::new(),
-        spec: Spec::default(),
+        spec: StoredSpec::empty(),
     }
 }
 
@@ -410,6 +413,41 @@ mod tests {
         assert_eq!(r.cgroup_paths.len(), 1, "relative paths are dropped");
         let r = salvage("a", br#"{"id":"a","pid":4"#);
         assert_eq!((r.pid, r.cgroup_paths.len()), (0, 0));
+    }
+
+    /// A record whose spec is damaged in one part loads; what reads that part gets the
+    /// corrupt error naming the container, the rest works, and saving it again writes the
+    /// spec as it was read.
+    #[test]
+    fn a_damaged_spec_is_corrupt_where_it_is_read() {
+        let root = std::env::temp_dir().join(format!("hull-state-unit-{}", std::process::id()));
+        let dir = root.join("c1");
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |spec: &str| {
+            let text = format!(
+                r#"{{"id":"c1","pid":0,"pid_start":0,"cgroup_paths":{{}},"bundle":"/b","rootfs":"/b/r","created":"t","spec":{spec}}}"#
+            );
+            std::fs::write(dir.join(STATE_FILE), &text).unwrap();
+            text
+        };
+        let corrupt = |e: Error| matches!(e, Error::Corrupt { ref id, .. } if id == "c1");
+
+        let text = write(r#"{"annotations": {"a": "1"}, "hooks": {"poststop": 7}}"#);
+        let c = Container::load(&root, "c1").unwrap();
+        assert_eq!(c.oci_state().unwrap().annotations["a"], "1");
+        assert!(corrupt(c.record.spec.hooks("c1").unwrap_err()));
+        assert!(corrupt(c.record.spec.full("c1").unwrap_err()));
+        save(&dir, &c.record).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join(STATE_FILE)).unwrap(), text);
+
+        write(r#"{"annotations": [1]}"#);
+        let c = Container::load(&root, "c1").unwrap();
+        assert!(corrupt(c.oci_state().unwrap_err()));
+        assert!(c.record.spec.hooks("c1").unwrap().is_none());
+
+        write(r#"{"annotations": {"a": "#);
+        assert!(corrupt(Container::load(&root, "c1").unwrap_err()));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

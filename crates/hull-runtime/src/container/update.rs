@@ -7,6 +7,7 @@ use oci_spec::runtime::{LinuxResources, Spec};
 use serde_json::Value;
 
 use super::state::{self, Container, Status};
+use super::stored_spec::StoredSpec;
 use crate::error::{Error, Result};
 
 /// Applies `patch` (only its set, non-zero fields; device rules are not updatable) to the
@@ -21,14 +22,16 @@ pub fn update(root: &Path, id: &str, patch: &LinuxResources) -> Result<()> {
     let mut patch = patch.clone();
     patch.set_devices(None);
     unlimited_memory_lifts_swap(&mut patch);
-    let stored = stored_resources(&c.record.spec);
+    let mut spec = c.record.spec.full(id)?;
+    let stored = stored_resources(&spec);
     let merged = merge(&stored, &patch)?;
     if patch.memory().is_some() {
         patch.set_memory(*merged.memory());
     }
     super::cgroup::of(&c.record)?.set(&patch)?;
+    set_resources(&mut spec, merged);
     let mut record = c.record.clone();
-    set_resources(&mut record.spec, merged);
+    record.spec = StoredSpec::new(&spec)?;
     state::save(&c.dir, &record)
 }
 

@@ -138,7 +138,7 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     // As runc: in the rootfs directory, hooks without env get the process's environment.
     let process_env = spec.process().as_ref().and_then(|p| p.env().as_deref());
     hooks::run_point_in(
-        spec,
+        spec.hooks().as_ref(),
         HookPoint::CreateContainer,
         &state,
         Some(&cfg.bundle.rootfs),
@@ -196,7 +196,7 @@ fn steps(chan: &Channel, cfg: &InitConfig) -> StepResult<Infallible> {
     security::load_seccomp(seccomp, &mut listener, prepared.caps_after_seccomp.as_ref())
         .map_err(at("seccomp"))?;
     hooks::run_point_in(
-        spec,
+        spec.hooks().as_ref(),
         HookPoint::StartContainer,
         &hooks::with_status(&state, "created"),
         None,
@@ -257,7 +257,10 @@ fn wait_created(chan: &Channel) -> Result<()> {
 
 /// Ask the parent to run prestart and createRuntime hooks (in the runtime's namespaces).
 fn runtime_hooks(chan: &Channel, spec: &Spec) -> Result<()> {
-    if !hooks::has_any(spec, &[HookPoint::Prestart, HookPoint::CreateRuntime]) {
+    if !hooks::has_any(
+        spec.hooks().as_ref(),
+        &[HookPoint::Prestart, HookPoint::CreateRuntime],
+    ) {
         return Ok(());
     }
     chan.send(&Msg::RunRuntimeHooks)?;

@@ -7,6 +7,6 @@ use crate::cli::Global;
 /// Prints the container's OCI state document.
 pub fn run(global: &Global, id: &str) -> anyhow::Result<i32> {
     let c = Container::load(&global.root, id)?;
-    println!("{}", serde_json::to_string_pretty(&c.oci_state())?);
+    println!("{}", serde_json::to_string_pretty(&c.oci_state()?)?);
     Ok(0)
 }
