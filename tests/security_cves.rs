@@ -327,3 +327,47 @@ fn cve_2019_5736_attack_succeeds_without_the_guard() {
         "without the guard the attack should have worked (is the guard's switch gone?):\n{report}"
     );
 }
+
+/// A read-only bind mount of a directory, undone when dropped.
+struct ReadOnlyBind(PathBuf);
+
+impl ReadOnlyBind {
+    fn new(dir: &Path) -> ReadOnlyBind {
+        let d = dir.to_str().unwrap();
+        for args in [vec!["--bind", d, d], vec!["-o", "remount,bind,ro", d]] {
+            let st = Command::new("mount").args(&args).status().unwrap();
+            assert!(st.success(), "mount {args:?}");
+        }
+        ReadOnlyBind(dir.to_path_buf())
+    }
+}
+
+impl Drop for ReadOnlyBind {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A hull binary that is already on a read-only mount is not re-executed (its init's exe is
+/// that binary's own path, not the guard's detached mount, which reads `/`), and the attack
+/// still cannot write to it.
+#[test]
+fn cve_2019_5736_a_binary_on_a_read_only_mount_needs_no_reexec_and_stays_intact() {
+    let h = Hull::new();
+    let copy = binary_copy(&h);
+    let before = std::fs::read(&copy).unwrap();
+    let _ro = ReadOnlyBind::new(copy.parent().unwrap());
+    let report = attack(&h, &copy, &[]);
+    let after = std::fs::read(&copy).unwrap();
+    assert!(
+        before == after && !report.contains("WROTE"),
+        "the attacker could write to hull's exe:\n{report}"
+    );
+    let name = copy.file_name().unwrap().to_str().unwrap();
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("opened ") && l.ends_with(&format!("/{name}"))),
+        "init's exe should be the read-only binary itself (no re-exec):\n{report}"
+    );
+}

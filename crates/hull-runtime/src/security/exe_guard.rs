@@ -9,6 +9,11 @@
 //! container's must be a copy of the caller's, sharing its peer groups, or `rshared` mounts
 //! could never reach the host). This costs one `execve` and three cheap syscalls: no mount
 //! namespace, no copy of the binary (unlike a sealed memfd clone); other commands do not pay it.
+//!
+//! A binary that already lives on a read-only mount (or a read-only filesystem) is not
+//! re-executed: a write open of its `/proc/<pid>/exe` fails with EROFS already, which is all
+//! the bind mount would give. Only the host can make that mount writable again: a container
+//! has its own copies of the mounts, and `/proc/<pid>/exe` names the caller's.
 
 use std::ffi::{CString, OsString};
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -23,7 +28,8 @@ use crate::error::{Context, Error, Result};
 const GUARDED: &str = "_HULL_EXE_GUARDED";
 
 /// Make sure this process runs from a read-only view of its binary; re-executes hull once.
-/// Returns only in the guarded process (or at once for a caller that is not root).
+/// Returns only in the guarded process (or at once for a caller that is not root, or when
+/// the binary is already on a read-only mount).
 pub fn ensure() -> Result<()> {
     if std::env::var_os(GUARDED).is_some() {
         // hull is single-threaded, so changing the environment cannot race with a reader.
@@ -34,7 +40,7 @@ pub fn ensure() -> Result<()> {
     // namespace), and needs no guard: the container's processes run as the caller's own ids
     // at most, so they cannot write to a binary the caller itself cannot write to, and a
     // binary the caller owns is theirs to overwrite anyway.
-    if !nix::unistd::geteuid().is_root() {
+    if !nix::unistd::geteuid().is_root() || on_read_only_mount() {
         return Ok(());
     }
     let tree = match read_only_self() {
@@ -54,6 +60,14 @@ pub fn ensure() -> Result<()> {
         e => Error::Msg(format!("bind the hull binary read-only: {e}")),
     })?;
     reexec(&tree)
+}
+
+/// Whether this process's binary is on a read-only mount or filesystem (`statvfs` of
+/// `/proc/self/exe` reports either as `ST_RDONLY`), so that it cannot be opened for writing
+/// through any process's `exe`.
+fn on_read_only_mount() -> bool {
+    nix::sys::statvfs::statvfs("/proc/self/exe")
+        .is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
 /// A detached read-only bind mount of this process's binary, as an `O_PATH`-like mount fd.

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use serde::Deserialize;
 
 pub use crate::error::SpecError;
 
@@ -50,11 +51,24 @@ pub fn load(dir: &Path) -> Result<Bundle, SpecError> {
     crate::init::mempolicy::check_names(&raw).map_err(|(field, reason)| invalid(field, reason))?;
     crate::bootstrap::idmap_mount::fold_mount_mappings(&mut raw)
         .map_err(|(field, reason)| invalid(field, reason))?;
-    let mut spec: Spec = serde_path_to_error::deserialize(raw).map_err(|e| SpecError::Parse {
-        path: path.clone(),
-        field: e.path().to_string(),
-        reason: e.inner().to_string(),
-    })?;
+    // The plain deserializer first: serde_path_to_error's tracking wraps every visitor, which
+    // doubles the code a start runs (what counts under emulation, tests/vm/bench-v2.sh). It
+    // runs only to name the field of a config that fails.
+    let mut spec = match Spec::deserialize(&raw) {
+        Ok(spec) => spec,
+        Err(plain) => {
+            let (field, reason) = match serde_path_to_error::deserialize::<_, Spec>(raw) {
+                Err(e) => (e.path().to_string(), e.inner().to_string()),
+                Ok(_) => (".".to_string(), plain.to_string()),
+            };
+            let path = path.clone();
+            return Err(SpecError::Parse {
+                path,
+                field,
+                reason,
+            });
+        }
+    };
     let rootfs = rootfs_path(&dir, &spec)?;
     destinations_inside(&mut spec, &dir, &rootfs);
     validate(&spec)?;
