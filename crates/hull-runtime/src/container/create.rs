@@ -172,6 +172,7 @@ pub fn create_in(
     let cloned_into_cgroup = into_fd.is_some();
     fault::point("create::cgroup-target");
     let parent_only = [lock.as_raw_fd()];
+    crate::init::idle::release_memory();
     let pid = spawn_init(&plan, into_fd, &parent, child, &parent_only, |chan| {
         init::run(chan, &init_cfg)
     })?;

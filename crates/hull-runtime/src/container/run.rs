@@ -24,7 +24,12 @@ pub enum RunMode {
 /// Run a container; returns the exit code hull should exit with.
 pub fn run(opts: &CreateOptions, mode: RunMode) -> Result<i32> {
     let foreground = matches!(mode, RunMode::Foreground { .. });
+    // hull's peak memory is that of its largest phase, not of all of them: the code of the
+    // command line's parsing, then of the config's, is unmapped when it is done with (see
+    // init/idle.rs), and so before the wait, which lasts as long as the container.
+    crate::init::idle::release_memory();
     let mut bundle = crate::spec::load(&opts.bundle)?;
+    crate::init::idle::release_memory();
     let terminal = super::create::wants_terminal(&bundle);
     let console = Console::choose(terminal, opts.console_socket.as_deref(), foreground)?;
     if let (Console::Proxy { .. }, Some(process)) = (&console, bundle.spec.process_mut()) {
@@ -43,6 +48,7 @@ pub fn run(opts: &CreateOptions, mode: RunMode) -> Result<i32> {
     let set = foreground::block_signals()?;
     start_or_remove(&opts.root, &c)?;
     fault::point("run::started");
+    crate::init::idle::release_memory();
     let code = foreground::wait(Pid::from_raw(c.record.pid), &set, pty)?;
     fault::point("run::exited");
     if !keep {

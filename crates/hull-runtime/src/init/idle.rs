@@ -7,6 +7,11 @@
 //! page cache, shared with every other hull: after `start`, the little code init still runs
 //! is mapped again from there (minor faults, no I/O). Writable segments are never touched:
 //! dropping them would lose their contents.
+//!
+//! The parent hull of `create` and `run` does the same between its phases (after the command
+//! line's parsing, after the config's, before init is cloned and before `run` waits for the
+//! container): its peak memory is then that of its largest phase, not of all of them, and a
+//! foreground `run` waits as long as the container runs holding almost nothing.
 
 use std::ffi::CStr;
 

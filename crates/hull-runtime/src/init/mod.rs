@@ -8,7 +8,7 @@ pub mod enter;
 mod environ;
 mod exec;
 mod hostname;
-mod idle;
+pub(crate) mod idle;
 pub mod inroot;
 mod keyring;
 pub(crate) mod mempolicy;
