@@ -894,6 +894,12 @@ fn resident_code_kib(pid: i64) -> u64 {
     code_kib
 }
 
+/// Fails unless `code_kib` (of `who`) is under 3 MiB: a fraction of what hull maps.
+#[track_caller]
+fn assert_little_code(code_kib: u64, who: &str) {
+    assert!(code_kib < 3 * 1024, "{who} holds {code_kib} KiB of code");
+}
+
 /// A foreground `run` waits as long as its container runs, holding (almost) none of the code
 /// it ran to create and start it (without dropping it, more than 3 MiB of a debug build's
 /// code stayed resident); the container's exit status still comes back.
@@ -914,10 +920,7 @@ fn a_foreground_run_holds_little_code_while_it_waits() {
     std::fs::write(b.host_path("/go"), "").unwrap();
     let out = run.wait(T);
     assert_eq!(out.code(), Some(7), "{out}");
-    assert!(
-        code_kib < 3 * 1024,
-        "the waiting run holds {code_kib} KiB of code"
-    );
+    assert_little_code(code_kib, "the waiting run");
 }
 
 /// A created container's init, waiting for `start`, holds (almost) none of the code it ran to
@@ -934,11 +937,7 @@ fn a_created_init_holds_little_code_until_start() {
     let id = h.new_id();
     h.create_ok(&id, &b);
     let pid = h.pid(&id);
-    let code_kib = resident_code_kib(pid);
-    assert!(
-        code_kib < 3 * 1024,
-        "the blocked init holds {code_kib} KiB of code"
-    );
+    assert_little_code(resident_code_kib(pid), "the blocked init");
     h.start(&id).ok();
     h.wait_status(&id, "stopped", T);
     assert_eq!(b.read("/out").trim(), "started");

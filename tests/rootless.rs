@@ -10,7 +10,7 @@
 //! Each command runs as the user through `setpriv` (no PAM).
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -426,6 +426,21 @@ fn rootless_false_makes_the_cgroup_required() {
     assert!(out.stderr.contains("maybe"), "{out}");
 }
 
+/// hull run as rootless podman runs it, as root of a user namespace of the user's
+/// (`unshare --user --map-root-user`, with `unshare` the binary given), and a bundle without a
+/// user namespace or id mappings of its own.
+fn root_in_a_user_namespace(unshare: &Path) -> (Rootless, Bundle) {
+    let mut r = Rootless::new();
+    let unshare = unshare.to_string_lossy().into_owned();
+    r.wrapper = vec![unshare, "--user".into(), "--map-root-user".into()];
+    let mut b = r.bundle();
+    b.remove_namespace("user");
+    let linux = b.config["linux"].as_object_mut().unwrap();
+    linux.remove("uidMappings");
+    linux.remove("gidMappings");
+    (r, b)
+}
+
 /// As rootless podman runs its runtime: root in a user namespace of the user's (here
 /// `unshare --user --map-root-user`), a config without a user namespace of its own. hull is
 /// rootless there too: state in `$XDG_RUNTIME_DIR/hull`, no cgroup.
@@ -435,14 +450,7 @@ fn root_in_a_user_namespace_is_rootless() {
         eprintln!("skipped: unshare (util-linux) not installed");
         return;
     };
-    let mut r = Rootless::new();
-    let unshare = unshare.to_string_lossy().into_owned();
-    r.wrapper = vec![unshare, "--user".into(), "--map-root-user".into()];
-    let mut b = r.bundle();
-    b.remove_namespace("user");
-    let linux = b.config["linux"].as_object_mut().unwrap();
-    linux.remove("uidMappings");
-    linux.remove("gidMappings");
+    let (r, mut b) = root_in_a_user_namespace(&unshare);
     b.sh("id -u; cat /proc/self/uid_map; echo ran");
     let id = r.new_id();
     let out = r.run_fg(&id, &b).ok();
@@ -475,17 +483,7 @@ fn root_in_a_user_namespace_execs_into_its_container() {
         eprintln!("skipped: unshare/nsenter (util-linux) not installed");
         return;
     };
-    let mut r = Rootless::new();
-    r.wrapper = vec![
-        unshare.to_string_lossy().into_owned(),
-        "--user".into(),
-        "--map-root-user".into(),
-    ];
-    let mut b = r.bundle();
-    b.remove_namespace("user");
-    let linux = b.config["linux"].as_object_mut().unwrap();
-    linux.remove("uidMappings");
-    linux.remove("gidMappings");
+    let (mut r, mut b) = root_in_a_user_namespace(&unshare);
     b.sh("exec sleep 1000");
     b.save();
     let id = r.new_id();
