@@ -16,12 +16,28 @@
 # missing. Environment: RUNS (hyperfine runs per command, default 30), HULL_VM_TIMEOUT
 # (seconds, default 1800), HULL_VM_CPUS (2), HULL_VM_MEM (2048); COUNT (20), WORKERS (8),
 # CYCLES (5), BULK_RUNS (2), SAMPLES (5), SAMPLES_INIT (3), as bench/lifecycle.sh's.
+#
+# ASLR=off (a diagnostic, not the benchmark): the guest runs it with
+# kernel.randomize_va_space=0, so every runtime's code (binary and shared libraries) is at the
+# same addresses in each of its processes. This emulator keys the machine code it translates
+# by virtual address: with ASLR on, each new process translates all the code it runs afresh,
+# and the cost of a command follows the size of the code it runs; with ASLR off, the
+# translations are reused and what is left is each runtime's own work (syscalls, page faults,
+# the instructions it executes). The table says which of the two it is.
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 VM=$ROOT/target/vm
 RESULTS=$VM/bench
 RUNS=${RUNS:-30}
+ASLR=${ASLR:-on}
+case "$ASLR" in
+on | off) ;;
+*)
+    echo "bench-v2: ASLR must be on or off, not '$ASLR'" >&2
+    exit 2
+    ;;
+esac
 TIMEOUT=${HULL_VM_TIMEOUT:-1800}
 P="[cgroup v2 host]"
 T0=$(date +%s)
@@ -49,7 +65,7 @@ EOF
 
 vm_initrd
 vm_boot "$RESULTS" "$VM/bench-console.log" hullvm_mode=bench \
-    "hullvm_hull=$ROOT/target/release/hull" "hullvm_runs=$RUNS"
+    "hullvm_hull=$ROOT/target/release/hull" "hullvm_runs=$RUNS" "hullvm_aslr=$ASLR"
 T2=$(date +%s)
 
 echo
@@ -62,9 +78,13 @@ STATUS=$(cat "$RESULTS/status")
 B="[cgroup v2 guest bench]"
 {
     echo "Linux $KVER, cgroup_no_v1=all (cgroup v2 only), qemu TCG -smp ${HULL_VM_CPUS:-2}, $RUNS runs (+5 warm-up) a command."
+    if [ "$ASLR" = off ]; then
+        echo "ASLR off in the guest (kernel.randomize_va_space=0), a diagnostic: the emulator reuses its"
+        echo "translations of each runtime's code, so this compares their own work, not their code's size."
+    fi
     echo "Emulated: absolute times are inflated several times over; compare the runtimes side by side"
     echo "(this run), not with the host's \`make bench\`."
-    grep -E '^(CPUs|hyperfine|runc|crun): ' "$RESULTS/guest.txt" || true
+    grep -E '^(CPUs|hyperfine|runc|crun|kernel.randomize_va_space): ' "$RESULTS/guest.txt" || true
     grep -E '^(LEFTOVER|crun: left out)' "$RESULTS/bench.log" || true
     if [ -f "$RESULTS/table.md" ]; then
         echo

@@ -12,7 +12,7 @@
 #     summary.txt  one line per binary, the tests that passed, and the totals
 #     status       0 when every test passed, else 1 (missing: the guest never finished)
 # - bench (tests/vm/bench-v2.sh): runs bench/lifecycle.sh with the hull of `hullvm_hull=` and
-#   RUNS=`hullvm_runs=`, and writes there
+#   RUNS=`hullvm_runs=` (with ASLR off when `hullvm_aslr=off`), and writes there
 #     bench.log    its output (hyperfine's), as is
 #     table.md, <row>-<runtime>.json, other.tsv  its table of medians and what it is made of
 #     guest.txt    the guest's kernel, command line, CPUs and runtime versions
@@ -219,6 +219,10 @@ run_bench() {
     mkdir -p /sys/fs/cgroup/hull-v2-bench /tmp/bench-home
     echo 0 >/sys/fs/cgroup/hull-v2-bench/cgroup.procs
     cd /tmp/bench-home || return
+    # ASLR=off of tests/vm/bench-v2.sh: every process's code at the same addresses, each run.
+    if [ "$(arg hullvm_aslr)" = off ]; then
+        echo 0 >/proc/sys/kernel/randomize_va_space
+    fi
     hostpath=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
     {
         echo "kernel $(uname -r): $(cat /proc/cmdline)"
@@ -230,6 +234,7 @@ run_bench() {
             echo "$tool: $(PATH=$hostpath $tool --version 2>&1 | head -n 1)"
         done
         echo "hull: $(arg hullvm_hull), RUNS=$(arg hullvm_runs)"
+        echo "kernel.randomize_va_space: $(cat /proc/sys/kernel/randomize_va_space)"
     } | tee "$results/guest.txt" | sed "s/^/$P /" >/dev/console
     {
         HOME=/tmp/bench-home PATH=$hostpath HULL=$(arg hullvm_hull) RUNS=$(arg hullvm_runs) \
