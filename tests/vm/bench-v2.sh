@@ -19,11 +19,10 @@
 #
 # ASLR=off (a diagnostic, not the benchmark): the guest runs it with
 # kernel.randomize_va_space=0, so every runtime's code (binary and shared libraries) is at the
-# same addresses in each of its processes. This emulator keys the machine code it translates
-# by virtual address: with ASLR on, each new process translates all the code it runs afresh,
-# and the cost of a command follows the size of the code it runs; with ASLR off, the
-# translations are reused and what is left is each runtime's own work (syscalls, page faults,
-# the instructions it executes). The table says which of the two it is.
+# same addresses in each of its processes, and the emulator can reuse what it translated for
+# the last one. With ASLR on, what a command costs in the guest depends on where its code sits
+# and on what ran before it (README.md, `make bench-v2`); the header of the table says which
+# of the two it is.
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -79,8 +78,8 @@ B="[cgroup v2 guest bench]"
 {
     echo "Linux $KVER, cgroup_no_v1=all (cgroup v2 only), qemu TCG -smp ${HULL_VM_CPUS:-2}, $RUNS runs (+5 warm-up) a command."
     if [ "$ASLR" = off ]; then
-        echo "ASLR off in the guest (kernel.randomize_va_space=0), a diagnostic: the emulator reuses its"
-        echo "translations of each runtime's code, so this compares their own work, not their code's size."
+        echo "ASLR off in the guest (kernel.randomize_va_space=0), a diagnostic: every process's code is"
+        echo "where it was in the last run, so the emulator may reuse its translations (see README.md)."
     fi
     echo "Emulated: absolute times are inflated several times over; compare the runtimes side by side"
     echo "(this run), not with the host's \`make bench\`."
